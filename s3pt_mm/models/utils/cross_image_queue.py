@@ -1,0 +1,249 @@
+"""FIFO memory of teacher object tokens for CrIBo's cross-image bootstrapping (spec §6)."""
+from typing import NamedTuple, Tuple
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class CrossImageMatch(NamedTuple):
+    """Result of :meth:`CrossImageQueue.retrieve` for M current objects seen in V views.
+
+    Attributes:
+        neighbours (Tensor): (V, M, D) for direction v, the queue token **of view v** nearest
+            (cosine) to the current view-v object token m; backbone space, un-normalised.
+        indices (Tensor): (V, M) long flat queue index ``slot * k + object`` of that neighbour.
+        consistent (Tensor): (V, M) bool, the pair is cycle-consistent (and the queue was not
+            empty).
+    """
+
+    neighbours: Tensor
+    indices: Tensor
+    consistent: Tensor
+
+    @property
+    def consistent_ratio(self) -> Tensor:
+        """() fp32 share of cycle-consistent pairs over both directions (0 when M = 0)."""
+        if self.consistent.numel() == 0:
+            return self.consistent.new_zeros((), dtype=torch.float32)
+        return self.consistent.float().mean()
+
+
+@torch.no_grad()
+def nearest_neighbours(queries: Tensor, bank: Tensor, bank_valid: Tensor,
+                       max_chunk_elements: int = 2**27) -> Tuple[Tensor, Tensor]:
+    """Index of the most cosine-similar valid bank row for every query.
+
+    The bank is scanned in chunks so that neither the similarity matrix nor the normalised bank
+    chunk exceeds ``max_chunk_elements`` entries (S3PT: 4,096 queries against 320,000 queue
+    tokens would be 5 GB in one piece). Computed in fp32 with autocast disabled. Ties are broken
+    arbitrarily.
+
+    Args:
+        queries (Tensor): (M, D) query vectors (any norm).
+        bank (Tensor): (E, D) candidate vectors (any norm).
+        bank_valid (Tensor): (E,) bool, candidates that may be returned.
+        max_chunk_elements (int): upper bound on max(M, D) × chunk length. Defaults to 2**27.
+
+    Returns:
+        Tuple[Tensor, Tensor]: (M,) long index into ``bank`` (0 where nothing was found) and
+        (M,) bool ``found`` (False when no bank row is valid).
+    """
+    if queries.dim() != 2 or bank.dim() != 2 or queries.shape[1] != bank.shape[1]:
+        raise ValueError(f'queries (M, D) and bank (E, D) must share D, got '
+                         f'{tuple(queries.shape)} and {tuple(bank.shape)}')
+    if bank_valid.shape != bank.shape[:1]:
+        raise ValueError(f'bank_valid must be ({bank.shape[0]},), got {tuple(bank_valid.shape)}')
+    num_queries = queries.shape[0]
+    best_sim = queries.new_full((num_queries,), float('-inf'), dtype=torch.float32)
+    best_idx = torch.zeros(num_queries, dtype=torch.long, device=queries.device)
+    if num_queries == 0:
+        return best_idx, best_sim > 0
+    # Bounds both the (M, chunk) similarities and the (chunk, D) normalised bank copy.
+    chunk = max(1, max_chunk_elements // max(num_queries, bank.shape[1]))
+    with torch.autocast(device_type=queries.device.type, enabled=False):
+        query_dirs = F.normalize(queries.float(), dim=-1)
+        for start in range(0, bank.shape[0], chunk):
+            bank_dirs = F.normalize(bank[start:start + chunk].float(), dim=-1)
+            sim = query_dirs @ bank_dirs.T  # (M, chunk) cosine similarities
+            sim.masked_fill_(~bank_valid[start:start + chunk], float('-inf'))
+            value, index = sim.max(dim=1)
+            better = value > best_sim
+            best_sim = torch.where(better, value, best_sim)
+            best_idx = torch.where(better, index + start, best_idx)
+    return best_idx, best_sim > float('-inf')
+
+
+@torch.no_grad()
+def cycle_consistent(neighbours_other_view: Tensor, current_other_view: Tensor) -> Tensor:
+    """Whether each neighbour, seen in the other view, maps back to its own query.
+
+    Query m (view v) retrieved a queue entry; that entry's token in the other view w must have
+    current object m of view w as its nearest (cosine) current object token (CrIBo, Lebailly et
+    al. 2024, Sec. 3.3). The candidates are the M current objects of this rank's batch.
+
+    Args:
+        neighbours_other_view (Tensor): (M, D) the retrieved queue entries' view-w tokens.
+        current_other_view (Tensor): (M, D) the current objects' view-w tokens, row m being the
+            same object as query m.
+
+    Returns:
+        Tensor: (M,) bool, True where the cycle returns to the query.
+    """
+    if neighbours_other_view.shape != current_other_view.shape:
+        raise ValueError('neighbours_other_view and current_other_view must have the same (M, D) '
+                         f'shape, got {tuple(neighbours_other_view.shape)} and '
+                         f'{tuple(current_other_view.shape)}')
+    num = current_other_view.shape[0]
+    back, found = nearest_neighbours(
+        neighbours_other_view, current_other_view,
+        torch.ones(num, dtype=torch.bool, device=current_other_view.device))
+    return found & (back == torch.arange(num, device=back.device))
+
+
+def _all_gather_images(objects: Tensor, valid: Tensor) -> Tuple[Tensor, Tensor]:
+    """Concatenate every rank's images in rank order; ranks may hold different batch sizes."""
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return objects, valid
+    world_size = dist.get_world_size()
+    size = torch.tensor([objects.shape[0]], device=objects.device)
+    sizes = [torch.zeros_like(size) for _ in range(world_size)]
+    dist.all_gather(sizes, size)
+    sizes = [int(s) for s in sizes]
+    pad = max(sizes) - objects.shape[0]
+    if pad:
+        objects = torch.cat([objects, objects.new_zeros((pad, *objects.shape[1:]))])
+        valid = torch.cat([valid, valid.new_zeros((pad, *valid.shape[1:]))])
+    # uint8, not bool: the gloo backend cannot all-gather bool tensors.
+    valid = valid.to(torch.uint8)
+    gathered_objects = [torch.empty_like(objects) for _ in range(world_size)]
+    gathered_valid = [torch.empty_like(valid) for _ in range(world_size)]
+    dist.all_gather(gathered_objects, objects.contiguous())
+    dist.all_gather(gathered_valid, valid.contiguous())
+    objects = torch.cat([g[:s] for g, s in zip(gathered_objects, sizes)])
+    valid = torch.cat([g[:s] for g, s in zip(gathered_valid, sizes)]).bool()
+    return objects, valid
+
+
+class CrossImageQueue(nn.Module):
+    """FIFO of the teacher object tokens of the last ``queue_size`` images of all ranks.
+
+    Storage is per image: ``tokens[:, slot]`` holds the k object tokens of one image in each of
+    its V views (backbone space, before the head, un-normalised; view-major so that one view's
+    tokens are a contiguous (Q·k, D) block for the search) and ``valid[slot]`` says which
+    of the k clusters were non-empty in all views — images contribute a variable number of
+    objects, and empty slots (queue not yet full) are simply invalid. ``ptr`` is the slot the
+    next image goes to. All state is in buffers, so it is checkpointed and survives resume.
+
+    Use per training step, in this order (retrieve, then enqueue — the current batch never
+    retrieves itself):
+
+    1. :meth:`retrieve` with the current (valid) teacher object tokens of this rank;
+    2. :meth:`enqueue` with the current teacher object tokens of this rank (all-gathered here,
+       so every rank holds the same queue).
+
+    Retrieval (CrIBo): for direction v, the query is object m's view-v token; its neighbour is
+    the most cosine-similar valid queue token of view v. The pair is kept only if it is
+    cycle-consistent: that queue entry's token in the other view w = (v + 1) mod V must have
+    object m's view-w token as its nearest neighbour among the **current objects of this
+    rank's batch** (all images of the local batch, as in CrIBo; not the global batch, which
+    would need an extra all-gather and a rank-dependent index).
+
+    Memory: S3PT (queue 2,500, k = 128, ViT-S D = 384, V = 2) stores 983 MB in fp32.
+
+    Args:
+        queue_size (int): number of images kept (2,500 for S3PT, 25,000 for CrIBo).
+        num_objects (int): k, object slots per image.
+        embed_dims (int): D, backbone channels.
+        num_views (int): V, views per image. Defaults to 2.
+        max_chunk_elements (int): bound on the similarity matrix size during retrieval.
+            Defaults to 2**27.
+    """
+
+    def __init__(self, queue_size: int, num_objects: int, embed_dims: int, num_views: int = 2,
+                 max_chunk_elements: int = 2**27) -> None:
+        super().__init__()
+        if min(queue_size, num_objects, embed_dims) < 1:
+            raise ValueError('queue_size, num_objects and embed_dims must be >= 1, got '
+                             f'{queue_size}, {num_objects}, {embed_dims}')
+        if num_views < 2:
+            raise ValueError(f'cycle-consistency needs num_views >= 2, got {num_views}')
+        self.queue_size = queue_size
+        self.num_objects = num_objects
+        self.embed_dims = embed_dims
+        self.num_views = num_views
+        self.max_chunk_elements = max_chunk_elements
+        self.register_buffer('tokens', torch.zeros(num_views, queue_size, num_objects, embed_dims))
+        self.register_buffer('valid', torch.zeros(queue_size, num_objects, dtype=torch.bool))
+        self.register_buffer('ptr', torch.zeros((), dtype=torch.long))
+        self.register_buffer('num_enqueued', torch.zeros((), dtype=torch.long))
+
+    @property
+    def is_full(self) -> bool:
+        """Whether ``queue_size`` images have been enqueued since the start."""
+        return bool(self.num_enqueued >= self.queue_size)
+
+    @torch.no_grad()
+    def retrieve(self, objects: Tensor) -> CrossImageMatch:
+        """Nearest queue neighbour of every current object token, with cycle-consistency.
+
+        Args:
+            objects (Tensor): (V, M) + (D,) = (V, M, D) teacher object tokens of this rank's
+                batch, only the valid ones, row m of every view being the same object.
+
+        Returns:
+            CrossImageMatch: neighbours (V, M, D), indices (V, M), consistent (V, M).
+        """
+        if objects.dim() != 3 or objects.shape[0] != self.num_views or \
+                objects.shape[2] != self.embed_dims:
+            raise ValueError(f'objects must be (V={self.num_views}, M, D={self.embed_dims}), '
+                             f'got shape {tuple(objects.shape)}')
+        flat_valid = self.valid.reshape(-1)  # (Q * k,)
+        neighbours, indices, consistent = [], [], []
+        for view in range(self.num_views):
+            other = (view + 1) % self.num_views
+            bank = self.tokens[view].view(-1, self.embed_dims)  # (Q * k, D), no copy
+            index, found = nearest_neighbours(objects[view], bank, flat_valid,
+                                              self.max_chunk_elements)
+            other_bank = self.tokens[other].view(-1, self.embed_dims)
+            cycle = cycle_consistent(other_bank[index], objects[other])
+            neighbours.append(bank[index])
+            indices.append(index)
+            consistent.append(found & cycle)
+        return CrossImageMatch(torch.stack(neighbours).to(objects.dtype), torch.stack(indices),
+                               torch.stack(consistent))
+
+    @torch.no_grad()
+    def enqueue(self, objects: Tensor, valid: Tensor) -> None:
+        """Append the images of all ranks, overwriting the oldest ones (FIFO).
+
+        Collective when distributed: every rank must call it once per step. Images are written
+        in rank order (rank 0's batch first); if more than ``queue_size`` images arrive at
+        once, only the last ``queue_size`` are kept.
+
+        Args:
+            objects (Tensor): (B, V, k, D) this rank's teacher object tokens (all k clusters).
+            valid (Tensor): (B, k) bool, clusters non-empty in all views.
+        """
+        expected = (self.num_views, self.num_objects, self.embed_dims)
+        if objects.dim() != 4 or tuple(objects.shape[1:]) != expected:
+            raise ValueError(f'objects must be (B, {expected[0]}, {expected[1]}, {expected[2]}), '
+                             f'got shape {tuple(objects.shape)}')
+        if valid.shape != (objects.shape[0], self.num_objects):
+            raise ValueError(f'valid must be ({objects.shape[0]}, {self.num_objects}), '
+                             f'got shape {tuple(valid.shape)}')
+        objects, valid = _all_gather_images(objects.detach().to(self.tokens.dtype), valid.bool())
+        num_new = objects.shape[0]
+        # Slot of every incoming image as if written one after another; with more images than
+        # slots only the last `queue_size` ones survive, so keep those (unique slots).
+        slots = (self.ptr + torch.arange(num_new, device=self.ptr.device)) % self.queue_size
+        keep = slice(max(0, num_new - self.queue_size), num_new)
+        self.tokens[:, slots[keep]] = objects[keep].transpose(0, 1)
+        self.valid[slots[keep]] = valid[keep]
+        self.ptr.copy_((self.ptr + num_new) % self.queue_size)
+        self.num_enqueued.add_(num_new)
+
+    def extra_repr(self) -> str:
+        return (f'queue_size={self.queue_size}, num_objects={self.num_objects}, '
+                f'embed_dims={self.embed_dims}, num_views={self.num_views}')

@@ -1,0 +1,187 @@
+"""CrossImageQueue: FIFO order, wrap-around, cycle-consistency, state dict, gloo all-gather."""
+import os
+import socket
+import time
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from s3pt_mm.models.utils.cross_image_queue import (CrossImageQueue, cycle_consistent,
+                                                    nearest_neighbours)
+
+
+def images(ids, k=1, d=1):
+    """(B, 2, k, D) object tokens whose view-0 value is the image id and view-1 value -id."""
+    ids = torch.tensor(ids, dtype=torch.float32).view(-1, 1, 1, 1)
+    return torch.cat([ids, -ids], dim=1).expand(-1, 2, k, d).clone()
+
+
+def slot_ids(queue):
+    return queue.tokens[0, :, 0, 0].tolist()
+
+
+def test_fifo_order_and_wrap_around():
+    queue = CrossImageQueue(queue_size=3, num_objects=1, embed_dims=1)
+    queue.enqueue(images([10, 11]), torch.ones(2, 1, dtype=torch.bool))
+    assert slot_ids(queue) == [10, 11, 0] and queue.ptr.item() == 2 and not queue.is_full
+    assert queue.valid[:, 0].tolist() == [True, True, False]
+    # wraps: 12 goes to the last slot, 13 overwrites the oldest image (10)
+    queue.enqueue(images([12, 13]), torch.tensor([[True], [False]]))
+    assert slot_ids(queue) == [13, 11, 12] and queue.ptr.item() == 1 and queue.is_full
+    assert queue.valid[:, 0].tolist() == [False, True, True]
+    assert queue.tokens[1, :, 0, 0].tolist() == [-13, -11, -12]
+    # more images than slots at once: the last 3 (16, 17, 18) survive in FIFO positions
+    queue.enqueue(images([14, 15, 16, 17, 18]), torch.ones(5, 1, dtype=torch.bool))
+    assert slot_ids(queue) == [16, 17, 18] and queue.ptr.item() == 0
+    assert queue.num_enqueued.item() == 9
+
+
+def hand_made_queue():
+    """Image 0 (valid) holds the true neighbours; image 1 (invalid) holds exact copies of the
+    current objects, which must never be returned."""
+    a = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])   # current objects, view 0
+    b = torch.tensor([[1.0, 0.0, 0.1], [0.0, 1.0, 0.1]])   # current objects, view 1
+    img0 = torch.tensor([[[0.9, 0.1, 0.0], [0.1, 0.9, 0.0]],    # view 0: near a0, near a1
+                         [[1.0, 0.0, 0.0], [0.9, 0.0, 0.5]]])   # view 1: near b0, near b0 (!)
+    img1 = torch.stack([a, b])
+    queue = CrossImageQueue(queue_size=3, num_objects=2, embed_dims=3)
+    queue.enqueue(torch.stack([img0, img1]), torch.tensor([[True, True], [False, False]]))
+    return queue, torch.stack([a, b])
+
+
+def test_cycle_consistency_known_answer():
+    queue, current = hand_made_queue()
+    match = queue.retrieve(current)
+    # direction 0: a0 -> img0 obj0 (view 1 [1,0,0] -> nearest b0: back to a0, kept);
+    #              a1 -> img0 obj1 (view 1 [0.9,0,0.5] -> nearest b0, not b1: dropped).
+    # direction 1: b0 -> img0 obj0 (cos 0.995 vs 0.918), view 0 [0.9,0.1,0] -> a0: kept;
+    #              b1 -> img0 obj1 (cos 0.048 vs 0), view 0 [0.1,0.9,0] -> a1: kept.
+    assert match.indices.tolist() == [[0, 1], [0, 1]]
+    assert match.consistent.tolist() == [[True, False], [True, True]]
+    assert match.consistent_ratio.item() == pytest.approx(0.75)
+    torch.testing.assert_close(match.neighbours[0], queue.tokens[0, 0])
+    torch.testing.assert_close(match.neighbours[1], queue.tokens[1, 0])
+
+
+def test_nearest_neighbours_chunked_equals_brute_force():
+    gen = torch.Generator().manual_seed(3)
+    queries, bank = torch.randn(11, 5, generator=gen), torch.randn(21, 5, generator=gen) * 4
+    valid = torch.rand(21, generator=gen) > 0.4
+    # 11 * 2 elements per chunk -> the bank is scanned in 11 chunks of 2
+    index, found = nearest_neighbours(queries, bank, valid, max_chunk_elements=22)
+    cos = torch.nn.functional.cosine_similarity(queries[:, None], bank[None], dim=-1)
+    expected = cos.masked_fill(~valid, -2).argmax(dim=1)
+    assert found.all() and torch.equal(index, expected)
+    assert valid[index].all()
+
+
+def test_cycle_consistent_function():
+    current = torch.eye(3)
+    neighbours = torch.tensor([[2.0, 0.1, 0.0], [1.0, 0.2, 0.0], [0.0, 0.0, 5.0]])
+    assert cycle_consistent(neighbours, current).tolist() == [True, False, True]
+
+
+def test_empty_queue_gives_no_pairs():
+    queue = CrossImageQueue(queue_size=4, num_objects=2, embed_dims=3)
+    match = queue.retrieve(torch.randn(2, 5, 3))
+    assert match.neighbours.shape == (2, 5, 3) and not match.consistent.any()
+    assert match.consistent_ratio.item() == 0.0
+    none = queue.retrieve(torch.zeros(2, 0, 3))
+    assert none.consistent.shape == (2, 0) and none.consistent_ratio.item() == 0.0
+
+
+def test_state_dict_round_trip_and_resume():
+    queue, current = hand_made_queue()
+    state = queue.state_dict()
+    assert list(state) == ['tokens', 'valid', 'ptr', 'num_enqueued']
+    restored = CrossImageQueue(queue_size=3, num_objects=2, embed_dims=3)
+    restored.load_state_dict(state)
+    for name, buffer in queue.named_buffers():
+        assert torch.equal(buffer, dict(restored.named_buffers())[name])
+    assert torch.equal(restored.retrieve(current).consistent, queue.retrieve(current).consistent)
+    # the pointer resumes where it was: the next images land in slot 2, then slot 0 (slot 1
+    # keeps image 1, whose first channel is 1)
+    restored.enqueue(images([7, 8], k=2, d=3), torch.ones(2, 2, dtype=torch.bool))
+    assert restored.tokens[0, :, 0, 0].tolist() == [8.0, 1.0, 7.0] and restored.ptr.item() == 1
+
+
+def test_batch_size_one():
+    queue = CrossImageQueue(queue_size=2, num_objects=3, embed_dims=4)
+    objects = torch.randn(1, 2, 3, 4)
+    valid = torch.tensor([[True, False, True]])
+    queue.enqueue(objects, valid)
+    # the same image as query retrieves itself, cycle-consistently, for its valid objects
+    match = queue.retrieve(objects[0][:, valid[0]])
+    assert match.indices.tolist() == [[0, 2], [0, 2]] and match.consistent.all()
+
+
+def test_bad_shapes():
+    queue = CrossImageQueue(queue_size=2, num_objects=3, embed_dims=4)
+    with pytest.raises(ValueError, match='objects must be'):
+        queue.enqueue(torch.randn(1, 2, 2, 4), torch.ones(1, 2, dtype=torch.bool))
+    with pytest.raises(ValueError, match='valid must be'):
+        queue.enqueue(torch.randn(1, 2, 3, 4), torch.ones(2, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match='objects must be'):
+        queue.retrieve(torch.randn(3, 5, 4))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def _run_two_ranks(worker, *args, timeout: float = 120.0) -> None:
+    """Run ``worker(rank, 2, port, *args)`` in 2 forked processes (gloo), fail on a hang.
+
+    Fork, not spawn: the test module is not importable by name (pytest's importlib mode).
+    """
+    context = mp.start_processes(worker, args=(2, _free_port(), *args), nprocs=2, join=False,
+                                 start_method='fork')
+    deadline = time.monotonic() + timeout
+    # join() returns once *a* process ends (True when all have); it raises if one failed.
+    while not context.join(timeout=max(0.0, deadline - time.monotonic())):
+        if time.monotonic() >= deadline:
+            for process in context.processes:
+                process.kill()
+            pytest.fail(f'2-process gloo run did not finish within {timeout} s')
+
+
+def _init_rank(rank: int, world_size: int, port: int) -> None:
+    # One intra-op thread: OpenMP used by the parent before the fork would deadlock the child.
+    torch.set_num_threads(1)
+    os.environ['MASTER_ADDR'] = '127.0.0.1'
+    os.environ['MASTER_PORT'] = str(port)
+    dist.init_process_group('gloo', rank=rank, world_size=world_size)
+
+
+# Per step, rank 0 and rank 1 contribute different numbers of images (2 + 1, then 1 + 3).
+RANK_IMAGES = [([1, 2], [3]), ([4], [5, 6, 7])]
+
+
+def _worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
+    _init_rank(rank, world_size, port)
+    try:
+        queue = CrossImageQueue(queue_size=5, num_objects=2, embed_dims=3)
+        for step in RANK_IMAGES:
+            ids = step[rank]
+            valid = torch.tensor([[i % 2 == 0, True] for i in ids])
+            queue.enqueue(images(ids, k=2, d=3), valid)
+        torch.save(queue.state_dict(), os.path.join(out_dir, f'rank{rank}.pt'))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_process_gloo_equals_one_process(tmp_path):
+    _run_two_ranks(_worker, str(tmp_path))
+    single = CrossImageQueue(queue_size=5, num_objects=2, embed_dims=3)
+    for step in RANK_IMAGES:
+        ids = step[0] + step[1]  # rank order
+        single.enqueue(images(ids, k=2, d=3), torch.tensor([[i % 2 == 0, True] for i in ids]))
+    assert slot_ids(single) == [6.0, 7.0, 3.0, 4.0, 5.0]
+    for rank in range(2):
+        state = torch.load(tmp_path / f'rank{rank}.pt')
+        for name, buffer in single.state_dict().items():
+            assert torch.equal(state[name], buffer), name
