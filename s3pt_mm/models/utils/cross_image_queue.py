@@ -1,5 +1,5 @@
 """FIFO memory of teacher object tokens for CrIBo's cross-image bootstrapping (spec §6)."""
-from typing import NamedTuple, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.distributed as dist
@@ -76,54 +76,64 @@ def nearest_neighbours(queries: Tensor, bank: Tensor, bank_valid: Tensor,
 
 
 @torch.no_grad()
-def cycle_consistent(neighbours_other_view: Tensor, current_other_view: Tensor) -> Tensor:
+def cycle_consistent(neighbours_other_view: Tensor, current_other_view: Tensor,
+                     query_index: Optional[Tensor] = None) -> Tensor:
     """Whether each neighbour, seen in the other view, maps back to its own query.
 
     Query m (view v) retrieved a queue entry; that entry's token in the other view w must have
     current object m of view w as its nearest (cosine) current object token (CrIBo, Lebailly et
-    al. 2024, Sec. 3.3). The candidates are the M current objects of this rank's batch.
+    al. 2024, Sec. 3.3).
 
     Args:
         neighbours_other_view (Tensor): (M, D) the retrieved queue entries' view-w tokens.
-        current_other_view (Tensor): (M, D) the current objects' view-w tokens, row m being the
-            same object as query m.
+        current_other_view (Tensor): (C, D) the candidate current objects' view-w tokens.
+        query_index (Tensor, optional): (M,) row of ``current_other_view`` that is query m's
+            own object. Defaults to ``arange(M)`` (then C must equal M).
 
     Returns:
         Tensor: (M,) bool, True where the cycle returns to the query.
     """
-    if neighbours_other_view.shape != current_other_view.shape:
-        raise ValueError('neighbours_other_view and current_other_view must have the same (M, D) '
-                         f'shape, got {tuple(neighbours_other_view.shape)} and '
-                         f'{tuple(current_other_view.shape)}')
-    num = current_other_view.shape[0]
+    num = neighbours_other_view.shape[0]
+    if query_index is None:
+        if neighbours_other_view.shape != current_other_view.shape:
+            raise ValueError('neighbours_other_view and current_other_view must have the same '
+                             f'(M, D) shape, got {tuple(neighbours_other_view.shape)} and '
+                             f'{tuple(current_other_view.shape)}')
+        query_index = torch.arange(num, device=current_other_view.device)
     back, found = nearest_neighbours(
         neighbours_other_view, current_other_view,
-        torch.ones(num, dtype=torch.bool, device=current_other_view.device))
-    return found & (back == torch.arange(num, device=back.device))
+        torch.ones(current_other_view.shape[0], dtype=torch.bool,
+                   device=current_other_view.device))
+    return found & (back == query_index)
 
 
-def _all_gather_images(objects: Tensor, valid: Tensor) -> Tuple[Tensor, Tensor]:
-    """Concatenate every rank's images in rank order; ranks may hold different batch sizes."""
+def _all_gather_rows(*tensors: Tensor) -> Tuple[List[Tensor], int]:
+    """Concatenate every rank's rows in rank order; ranks may hold different row counts.
+
+    Returns the gathered tensors and the offset of this rank's first row in them (the
+    tensors themselves and 0 when not distributed).
+    """
     if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
-        return objects, valid
-    world_size = dist.get_world_size()
-    size = torch.tensor([objects.shape[0]], device=objects.device)
+        return list(tensors), 0
+    world_size, rank = dist.get_world_size(), dist.get_rank()
+    rows = tensors[0].shape[0]
+    size = torch.tensor([rows], device=tensors[0].device)
     sizes = [torch.zeros_like(size) for _ in range(world_size)]
     dist.all_gather(sizes, size)
     sizes = [int(s) for s in sizes]
-    pad = max(sizes) - objects.shape[0]
-    if pad:
-        objects = torch.cat([objects, objects.new_zeros((pad, *objects.shape[1:]))])
-        valid = torch.cat([valid, valid.new_zeros((pad, *valid.shape[1:]))])
-    # uint8, not bool: the gloo backend cannot all-gather bool tensors.
-    valid = valid.to(torch.uint8)
-    gathered_objects = [torch.empty_like(objects) for _ in range(world_size)]
-    gathered_valid = [torch.empty_like(valid) for _ in range(world_size)]
-    dist.all_gather(gathered_objects, objects.contiguous())
-    dist.all_gather(gathered_valid, valid.contiguous())
-    objects = torch.cat([g[:s] for g, s in zip(gathered_objects, sizes)])
-    valid = torch.cat([g[:s] for g, s in zip(gathered_valid, sizes)]).bool()
-    return objects, valid
+    gathered = []
+    for tensor in tensors:
+        is_bool = tensor.dtype == torch.bool
+        # uint8, not bool: the gloo backend cannot all-gather bool tensors.
+        padded = tensor.to(torch.uint8) if is_bool else tensor
+        pad = max(sizes) - rows
+        if pad:
+            padded = torch.cat([padded, padded.new_zeros((pad, *padded.shape[1:]))])
+        parts = [torch.empty_like(padded) for _ in range(world_size)]
+        dist.all_gather(parts, padded.contiguous())
+        joined = torch.cat([part[:s] for part, s in zip(parts, sizes)])
+        gathered.append(joined.bool() if is_bool else joined)
+    return gathered, sum(sizes[:rank])
 
 
 class CrossImageQueue(nn.Module):
@@ -139,16 +149,18 @@ class CrossImageQueue(nn.Module):
     Use per training step, in this order (retrieve, then enqueue — the current batch never
     retrieves itself):
 
-    1. :meth:`retrieve` with the current (valid) teacher object tokens of this rank;
+    1. :meth:`retrieve` with the current (valid) teacher object tokens of this rank
+       (collective when distributed: the cycle candidates are all-gathered);
     2. :meth:`enqueue` with the current teacher object tokens of this rank (all-gathered here,
        so every rank holds the same queue).
 
     Retrieval (CrIBo): for direction v, the query is object m's view-v token; its neighbour is
     the most cosine-similar valid queue token of view v. The pair is kept only if it is
     cycle-consistent: that queue entry's token in the other view w = (v + 1) mod V must have
-    object m's view-w token as its nearest neighbour among the **current objects of this
-    rank's batch** (all images of the local batch, as in CrIBo; not the global batch, which
-    would need an extra all-gather and a rank-dependent index).
+    object m's view-w token as its nearest neighbour among the **current objects of the
+    global batch** (all ranks, all-gathered). This makes the result independent of how the
+    batch is split over GPUs: a 2-process run equals a 1-process run with the same global
+    batch. (CrIBo's code searches the local batch only.)
 
     Memory: S3PT (queue 2,500, k = 128, ViT-S D = 384, V = 2) stores 983 MB in fp32.
 
@@ -200,6 +212,11 @@ class CrossImageQueue(nn.Module):
             raise ValueError(f'objects must be (V={self.num_views}, M, D={self.embed_dims}), '
                              f'got shape {tuple(objects.shape)}')
         flat_valid = self.valid.reshape(-1)  # (Q * k,)
+        # Cycle candidates: the current objects of every rank, (V, M_all, D), and where this
+        # rank's own objects sit among them.
+        (gathered, ), offset = _all_gather_rows(objects.transpose(0, 1))
+        candidates = gathered.transpose(0, 1)
+        query_index = offset + torch.arange(objects.shape[1], device=objects.device)
         neighbours, indices, consistent = [], [], []
         for view in range(self.num_views):
             other = (view + 1) % self.num_views
@@ -207,7 +224,7 @@ class CrossImageQueue(nn.Module):
             index, found = nearest_neighbours(objects[view], bank, flat_valid,
                                               self.max_chunk_elements)
             other_bank = self.tokens[other].view(-1, self.embed_dims)
-            cycle = cycle_consistent(other_bank[index], objects[other])
+            cycle = cycle_consistent(other_bank[index], candidates[other], query_index)
             neighbours.append(bank[index])
             indices.append(index)
             consistent.append(found & cycle)
@@ -233,7 +250,8 @@ class CrossImageQueue(nn.Module):
         if valid.shape != (objects.shape[0], self.num_objects):
             raise ValueError(f'valid must be ({objects.shape[0]}, {self.num_objects}), '
                              f'got shape {tuple(valid.shape)}')
-        objects, valid = _all_gather_images(objects.detach().to(self.tokens.dtype), valid.bool())
+        (objects, valid), _ = _all_gather_rows(objects.detach().to(self.tokens.dtype),
+                                               valid.bool())
         num_new = objects.shape[0]
         # Slot of every incoming image as if written one after another; with more images than
         # slots only the last `queue_size` ones survive, so keep those (unique slots).

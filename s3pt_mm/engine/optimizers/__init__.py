@@ -1,0 +1,3 @@
+from .student_optim_wrapper_constructor import StudentOptimWrapperConstructor
+
+__all__ = ['StudentOptimWrapperConstructor']

@@ -1,0 +1,196 @@
+"""sinkhorn_knopp: marginals, a naive reference loop, batching, stability and a 2-process gloo
+run equal to the 1-process run."""
+import math
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from s3pt_mm.models.utils import sinkhorn_knopp
+
+
+def naive_sinkhorn(scores, num_iters, r, c, check_steps=True):
+    """Element-by-element reference on plain Python floats: Q = exp(scores); per iteration a
+    column step then a row step (the documented order). Asserts each step's marginal."""
+    n, k = len(scores), len(scores[0])
+    q = [[math.exp(scores[i][j]) for j in range(k)] for i in range(n)]
+    for _ in range(num_iters):
+        for j in range(k):
+            col = sum(q[i][j] for i in range(n))
+            for i in range(n):
+                q[i][j] *= c[j] / col
+        if check_steps:  # after a column step the columns are exact
+            for j in range(k):
+                assert abs(sum(q[i][j] for i in range(n)) - c[j]) < 1e-12
+        for i in range(n):
+            row = sum(q[i])
+            q[i] = [v * r[i] / row for v in q[i]]
+        if check_steps:  # after a row step the rows are exact
+            for i in range(n):
+                assert abs(sum(q[i]) - r[i]) < 1e-12
+    return torch.tensor(q, dtype=torch.float64)
+
+
+@pytest.mark.parametrize('num_iters', [1, 2, 7])
+def test_matches_naive_loop_with_nonuniform_marginals(num_iters):
+    g = torch.Generator().manual_seed(0)
+    scores = torch.randn(3, 6, 4, generator=g, dtype=torch.float64) * 3
+    c = torch.rand(3, 4, generator=g, dtype=torch.float64) + 0.1
+    c = c / c.sum(-1, keepdim=True)
+    r = torch.rand(3, 6, generator=g, dtype=torch.float64) + 0.1
+    r = r / r.sum(-1, keepdim=True)
+    out = sinkhorn_knopp(scores, num_iters, row_marginal=r, col_marginal=c)
+    for b in range(3):
+        ref = naive_sinkhorn(scores[b].tolist(), num_iters, r[b].tolist(), c[b].tolist())
+        torch.testing.assert_close(out[b], ref, rtol=1e-12, atol=1e-15)
+    # fp32 input: same result to fp32 accuracy
+    out32 = sinkhorn_knopp(scores.float(), num_iters, row_marginal=r.float(), col_marginal=c.float())
+    assert out32.dtype == torch.float32
+    torch.testing.assert_close(out32.double(), out, rtol=1e-5, atol=1e-8)
+
+
+def test_default_marginals_uniform():
+    scores = torch.randn(2, 50, 8, generator=torch.Generator().manual_seed(1))
+    out = sinkhorn_knopp(scores, 3)
+    # Rows exact after the final row step: 1/n.
+    torch.testing.assert_close(out.sum(-1), torch.full((2, 50), 1 / 50), rtol=1e-5, atol=0)
+    ref = naive_sinkhorn(scores[0].tolist(), 3, [1 / 50] * 50, [1 / 8] * 8)
+    torch.testing.assert_close(out[0].double(), ref, rtol=1e-5, atol=1e-9)
+
+
+def test_columns_converge_to_target_marginal():
+    g = torch.Generator().manual_seed(2)
+    scores = torch.randn(2, 40, 5, generator=g, dtype=torch.float64)
+    c = torch.tensor([0.4, 0.3, 0.15, 0.1, 0.05], dtype=torch.float64)
+    one = sinkhorn_knopp(scores, 1, col_marginal=c)
+    many = sinkhorn_knopp(scores, 200, col_marginal=c)
+    err_one = (one.sum(1) - c).abs().max().item()
+    err_many = (many.sum(1) - c).abs().max().item()
+    assert err_one > 1e-3  # one round is far from balanced on random scores ...
+    assert err_many < 1e-12  # ... the fixed point is
+    torch.testing.assert_close(many.sum(2), torch.full((2, 40), 1 / 40, dtype=torch.float64))
+
+
+def test_unbatched_and_batch_size_one_and_batch_independence():
+    g = torch.Generator().manual_seed(3)
+    scores = torch.randn(4, 30, 6, generator=g)
+    c = torch.softmax(torch.randn(4, 6, generator=g), -1)
+    batched = sinkhorn_knopp(scores, 3, col_marginal=c)
+    for b in range(4):
+        single = sinkhorn_knopp(scores[b:b + 1], 3, col_marginal=c[b:b + 1])
+        unbatched = sinkhorn_knopp(scores[b], 3, col_marginal=c[b])
+        assert single.shape == (1, 30, 6) and unbatched.shape == (30, 6)
+        torch.testing.assert_close(single[0], batched[b], rtol=1e-6, atol=0)
+        torch.testing.assert_close(unbatched, batched[b], rtol=1e-6, atol=0)
+
+
+def test_column_shift_invariance_and_any_score_range():
+    g = torch.Generator().manual_seed(4)
+    scores = torch.randn(2, 20, 5, generator=g, dtype=torch.float64)
+    # A per-column constant is absorbed by the first column step.
+    shift = torch.randn(2, 1, 5, generator=g, dtype=torch.float64) * 500
+    torch.testing.assert_close(sinkhorn_knopp(scores + shift, 3), sinkhorn_knopp(scores, 3))
+    # Scores spanning ~1000 (exp over/underflows fp32 beyond ~88): rows still sum to r and the
+    # plan matches float64 to what fp32 leaves of exponents of magnitude 1e3 (6e-5 per rounding,
+    # a few roundings per entry).
+    wide = (scores / 0.005 + 1000).float()
+    plan = sinkhorn_knopp(wide, 3)
+    assert torch.isfinite(plan).all()
+    torch.testing.assert_close(plan.sum(-1), torch.full((2, 20), 1 / 20), rtol=1e-4, atol=0)
+    torch.testing.assert_close(plan.double(), sinkhorn_knopp(wide.double(), 3), rtol=5e-4,
+                               atol=1e-7)
+
+
+def test_fp32_under_bf16_autocast():
+    scores = torch.randn(2, 16, 4, generator=torch.Generator().manual_seed(5))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        inside = sinkhorn_knopp(scores, 3)
+        from_bf16 = sinkhorn_knopp(scores.bfloat16(), 3)
+    assert inside.dtype == torch.float32 and from_bf16.dtype == torch.float32
+    torch.testing.assert_close(inside, sinkhorn_knopp(scores, 3), rtol=0, atol=0)
+    torch.testing.assert_close(from_bf16.sum(-1), torch.full((2, 16), 1 / 16), rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(scores=torch.zeros(5)), 'scores must be'),
+    (dict(scores=torch.zeros(2, 5, 3, dtype=torch.long)), 'scores must be'),
+    (dict(scores=torch.zeros(2, 5, 3), num_iters=0), 'num_iters'),
+    (dict(scores=torch.zeros(2, 5, 3), col_marginal=torch.ones(4)), 'col_marginal'),
+    (dict(scores=torch.zeros(2, 5, 3), col_marginal=torch.ones(3, 3)), 'col_marginal'),
+    (dict(scores=torch.zeros(5, 3), row_marginal=torch.ones(1, 5)), 'row_marginal'),
+])
+def test_rejects_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sinkhorn_knopp(**kwargs)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+# Run as `python -c` in fresh processes (no pickling of this test module, whose import name
+# depends on pytest's import mode): rank, world size, port, folder with inputs.pt.
+_WORKER = """
+import datetime, os, sys
+import torch, torch.distributed as dist
+from s3pt_mm.models.utils import sinkhorn_knopp
+rank, world, port, folder = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=port)
+dist.init_process_group('gloo', rank=rank, world_size=world,
+                        timeout=datetime.timedelta(seconds=60))
+scores, c = torch.load(os.path.join(folder, 'inputs.pt'))
+rows = scores.shape[1] // world
+local = scores[:, rank * rows:(rank + 1) * rows]
+torch.save((sinkhorn_knopp(local, 3, col_marginal=c),
+            sinkhorn_knopp(local, 3, col_marginal=c, distributed=False)),
+           os.path.join(folder, f'rank{rank}.pt'))
+dist.destroy_process_group()
+"""
+
+
+def test_two_process_gloo_equals_one_process(tmp_path, repo_root):
+    """Rows split over 2 ranks: the global plan equals the 1-process plan on all rows; with
+    distributed=False each rank solves its own rows only."""
+    g = torch.Generator().manual_seed(6)
+    scores = torch.randn(2, 24, 5, generator=g)
+    c = torch.softmax(torch.randn(2, 5, generator=g), -1)
+    torch.save((scores, c), tmp_path / 'inputs.pt')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(repo_root)] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
+    port = str(_free_port())
+    procs = [subprocess.Popen([sys.executable, '-c', _WORKER, str(rank), '2', port,
+                               str(tmp_path)], env=env, stderr=subprocess.PIPE, text=True)
+             for rank in range(2)]
+    try:
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err[-2000:]
+    finally:
+        for proc in procs:  # never leave a worker behind (e.g. on a timeout)
+            if proc.poll() is None:
+                proc.kill()
+    results = [torch.load(tmp_path / f'rank{rank}.pt') for rank in range(2)]
+    glued = torch.cat([results[0][0], results[1][0]], dim=1)
+    torch.testing.assert_close(glued, sinkhorn_knopp(scores, 3, col_marginal=c), rtol=1e-5,
+                               atol=1e-9)
+    for rank in range(2):
+        local = scores[:, rank * 12:(rank + 1) * 12]
+        torch.testing.assert_close(results[rank][1], sinkhorn_knopp(local, 3, col_marginal=c))
+        assert not torch.allclose(results[rank][1], results[rank][0])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+def test_cuda_matches_cpu():
+    scores = torch.randn(4, 392, 128, generator=torch.Generator().manual_seed(7)) * 20
+    c = torch.softmax(torch.randn(4, 128, generator=torch.Generator().manual_seed(8)), -1)
+    with torch.autocast('cuda', dtype=torch.float16):
+        cuda = sinkhorn_knopp(scores.cuda().half(), 3, col_marginal=c.cuda())
+    assert cuda.dtype == torch.float32
+    torch.testing.assert_close(cuda.cpu(), sinkhorn_knopp(scores.half().float(), 3, col_marginal=c),
+                               rtol=1e-4, atol=1e-9)
