@@ -42,10 +42,10 @@ def sinkhorn_knopp(scores: Tensor,
     own samples of one global problem). With ``distributed=True`` and an initialised process
     group of size > 1, the column sums (a max and a sum for the log-sum-exp) and, for the
     default ``r``, the row count are all-reduced, so every rank computes its rows of the
-    *global* plan. Row sums are always local. With ``distributed=False`` — or when torch.distributed is not initialised,
-    e.g. single-process training and tests — nothing is communicated. Use
-    ``distributed=False`` whenever the problems are independent per process, as in the spatial
-    clustering where each image is its own problem (B independent plans).
+    *global* plan. Row sums are always local. With ``distributed=False`` — or when
+    torch.distributed is not initialised, e.g. single-process training and tests — nothing is
+    communicated. Use ``distributed=False`` whenever the problems are independent per process,
+    as in the spatial clustering where each image is its own problem (B independent plans).
 
     Args:
         scores (Tensor): log-kernel, e.g. ``−λ·M`` for a cost M or ``logits/τ``; shape (n, k)

@@ -47,7 +47,8 @@ def test_matches_naive_loop_with_nonuniform_marginals(num_iters):
         ref = naive_sinkhorn(scores[b].tolist(), num_iters, r[b].tolist(), c[b].tolist())
         torch.testing.assert_close(out[b], ref, rtol=1e-12, atol=1e-15)
     # fp32 input: same result to fp32 accuracy
-    out32 = sinkhorn_knopp(scores.float(), num_iters, row_marginal=r.float(), col_marginal=c.float())
+    out32 = sinkhorn_knopp(scores.float(), num_iters, row_marginal=r.float(),
+                           col_marginal=c.float())
     assert out32.dtype == torch.float32
     torch.testing.assert_close(out32.double(), out, rtol=1e-5, atol=1e-8)
 
@@ -134,12 +135,18 @@ def _free_port() -> int:
 
 
 # Run as `python -c` in fresh processes (no pickling of this test module, whose import name
-# depends on pytest's import mode): rank, world size, port, folder with inputs.pt.
+# depends on pytest's import mode): rank, world size, port, folder with inputs.pt. The worker
+# loads sinkhorn.py by path (it imports only torch): importing the s3pt_mm package would load
+# the whole OpenMMLab stack in each worker.
 _WORKER = """
-import datetime, os, sys
+import datetime, importlib.util, os, sys
 import torch, torch.distributed as dist
-from s3pt_mm.models.utils import sinkhorn_knopp
-rank, world, port, folder = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+rank, world, port, folder, module_path = sys.argv[1:6]
+rank, world = int(rank), int(world)
+spec = importlib.util.spec_from_file_location('sinkhorn_under_test', module_path)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+sinkhorn_knopp = module.sinkhorn_knopp
 os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=port)
 dist.init_process_group('gloo', rank=rank, world_size=world,
                         timeout=datetime.timedelta(seconds=60))
@@ -160,12 +167,11 @@ def test_two_process_gloo_equals_one_process(tmp_path, repo_root):
     scores = torch.randn(2, 24, 5, generator=g)
     c = torch.softmax(torch.randn(2, 5, generator=g), -1)
     torch.save((scores, c), tmp_path / 'inputs.pt')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(repo_root)] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
+    module_path = repo_root / 's3pt_mm' / 'models' / 'utils' / 'sinkhorn.py'
     port = str(_free_port())
     procs = [subprocess.Popen([sys.executable, '-c', _WORKER, str(rank), '2', port,
-                               str(tmp_path)], env=env, stderr=subprocess.PIPE, text=True)
-             for rank in range(2)]
+                               str(tmp_path), str(module_path)], stderr=subprocess.PIPE,
+                              text=True) for rank in range(2)]
     try:
         for proc in procs:
             _, err = proc.communicate(timeout=120)
