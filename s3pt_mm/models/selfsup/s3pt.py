@@ -151,8 +151,9 @@ class S3PT(BaseSelfSupervisor):
         s_patch = self._per_image(s_patch, num_images)
         positions, depths, depth_valid = self._token_geometry(data_samples, t_patch.shape[2])
         with torch.no_grad():
-            clusters = self.assigner(t_patch.flatten(1, 2).float(), positions, depths,
-                                     depth_valid, seed_indices=self._cluster_seeds(positions))
+            clusters = self.assigner.assign(t_patch.flatten(1, 2).float(), positions, depths,
+                                            depth_valid,
+                                            seed_indices=self._cluster_seeds(positions))
         assignment = clusters.assignment.view(num_images, self.num_global_views, -1)
         stats.update(cluster_statistics(clusters.assignment, self.assigner.num_clusters))
 
