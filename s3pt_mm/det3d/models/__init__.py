@@ -1,0 +1,11 @@
+"""PETR's registered model parts (mmdet3d registries)."""
+from .bbox3d_l1_cost import BBox3DL1Cost
+from .frozen_backbone import FrozenBackbone
+from .grid_mask import GridMask
+from .nms_free_bbox_coder import NMSFreeBBoxCoder
+from .petr import PETR
+from .petr_head import PETRHead
+from .position_embedding_3d import PositionEmbedding3D
+
+__all__ = ['BBox3DL1Cost', 'FrozenBackbone', 'GridMask', 'NMSFreeBBoxCoder', 'PETR', 'PETRHead',
+           'PositionEmbedding3D']

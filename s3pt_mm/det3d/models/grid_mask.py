@@ -1,0 +1,91 @@
+"""GridMask (Chen et al., 2020) on batched image tensors, on any device."""
+from typing import Optional, Tuple
+
+import torch
+from mmdet3d.registry import MODELS
+from torch import Tensor, nn
+
+
+def grid_keep_mask(hw: Tuple[int, int], unit: int, keep_width: int, offset_yx: Tuple[int, int],
+                   device: Optional[torch.device] = None) -> Tensor:
+    """The boolean keep-mask of one GridMask draw.
+
+    The image is tiled by ``unit x unit`` cells shifted by ``offset_yx``; in every cell a stripe
+    ``keep_width`` rows tall and one ``keep_width`` columns wide are kept and the remaining
+    ``(unit - keep_width)^2`` square is dropped:
+    ``keep(y, x) = ((y + o_y) mod d < l) or ((x + o_x) mod d < l)``. The kept fraction is
+    ``1 - (1 - l / d)^2`` (75 % for PETR's ratio 0.5).
+
+    Args:
+        hw (Tuple[int, int]): (H, W).
+        unit (int): d, the cell size in pixels (>= 2).
+        keep_width (int): l, in [1, d - 1].
+        offset_yx (Tuple[int, int]): (o_y, o_x) in [0, d).
+        device (Optional[torch.device]): device of the mask. Defaults to None (CPU).
+
+    Returns:
+        Tensor: (H, W) bool, True = keep.
+
+    Raises:
+        ValueError: if ``unit < 2`` or ``keep_width`` is not in [1, unit - 1].
+    """
+    if unit < 2 or not 1 <= keep_width <= unit - 1:
+        raise ValueError(f'need unit >= 2 and 1 <= keep_width <= unit - 1, got {unit}, '
+                         f'{keep_width}')
+    rows = (torch.arange(hw[0], device=device) + offset_yx[0]) % unit < keep_width
+    cols = (torch.arange(hw[1], device=device) + offset_yx[1]) % unit < keep_width
+    return rows[:, None] | cols[None, :]
+
+
+@MODELS.register_module()
+class GridMask(nn.Module):
+    """Drop a grid of squares from training images (PETR's image-level augmentation).
+
+    Applied in training only, to each image independently with probability ``prob``: the
+    cell size ``d`` is drawn uniformly from ``[min_unit, max_unit]`` (``max_unit`` defaults to
+    the image height - 1, PETR's ``randint(2, h)``), ``l = clip(round(ratio d), 1, d - 1)`` and
+    the grid offset uniformly in ``[0, d)^2``; dropped pixels are set to 0 (the mean colour
+    after normalisation). Geometry is untouched, so ``lidar2img`` needs no update. Plain torch,
+    so it runs on CPU as well as GPU.
+
+    Args:
+        ratio (float): kept stripe width relative to the cell, l / d. Defaults to 0.5.
+        prob (float): probability of masking an image. Defaults to 0.7.
+        min_unit (int): smallest cell size. Defaults to 2.
+        max_unit (Optional[int]): largest cell size; None = image height - 1. Defaults to None.
+    """
+
+    def __init__(self, ratio: float = 0.5, prob: float = 0.7, min_unit: int = 2,
+                 max_unit: Optional[int] = None) -> None:
+        super().__init__()
+        if not 0 < ratio < 1 or not 0 <= prob <= 1 or min_unit < 2:
+            raise ValueError(f'need 0 < ratio < 1, 0 <= prob <= 1, min_unit >= 2; got {ratio}, '
+                             f'{prob}, {min_unit}')
+        self.ratio = ratio
+        self.prob = prob
+        self.min_unit = min_unit
+        self.max_unit = max_unit
+
+    def forward(self, imgs: Tensor) -> Tensor:
+        """Mask a batch of images.
+
+        Args:
+            imgs (Tensor): (M, C, H, W).
+
+        Returns:
+            Tensor: (M, C, H, W); the input itself in eval mode.
+        """
+        if not self.training or self.prob == 0:
+            return imgs
+        m, _, h, w = imgs.shape
+        max_unit = self.max_unit if self.max_unit is not None else h - 1
+        max_unit = max(max_unit, self.min_unit)
+        masks = torch.ones(m, 1, h, w, dtype=imgs.dtype, device=imgs.device)
+        for i in range(m):
+            if torch.rand(()) >= self.prob:
+                continue
+            unit = int(torch.randint(self.min_unit, max_unit + 1, ()))
+            keep_width = min(max(int(round(self.ratio * unit)), 1), unit - 1)
+            offset = tuple(int(v) for v in torch.randint(0, unit, (2, )))
+            masks[i, 0] = grid_keep_mask((h, w), unit, keep_width, offset, imgs.device)
+        return imgs * masks
