@@ -10,6 +10,6 @@ from .version import __version__
 register_checkpoint_safe_globals()
 
 # Registration side effects: every module below registers itself on import.
-from . import datasets, det3d, engine, models  # noqa: E402,F401
+from . import datasets, det3d, engine, models, segmentation  # noqa: E402,F401
 
 __all__ = ['__version__', 'register_checkpoint_safe_globals']

@@ -30,6 +30,8 @@ def parse_args() -> argparse.Namespace:
                         metavar=('W', 'H'))
     parser.add_argument('--epochs', type=int, default=None,
                         help='pre-training epochs (default: the demo config\'s)')
+    parser.add_argument('--probe-iters', type=int, default=300,
+                        help='linear-probe training iterations')
     parser.add_argument('--skip-probe', action='store_true', help='stop after pre-training')
     return parser.parse_args()
 
@@ -93,7 +95,7 @@ def probe(args: argparse.Namespace, data_root: Path, checkpoint: Path) -> None:
     from s3pt_mm.segmentation.demo_probe import run_linear_probe
     run_linear_probe(checkpoint=checkpoint, data_root=data_root,
                      work_dir=Path(args.work_dir) / 'linear_probe',
-                     pretrain_config=PRETRAIN_CONFIG)
+                     pretrain_config=PRETRAIN_CONFIG, max_iters=args.probe_iters)
 
 
 def main() -> None:
