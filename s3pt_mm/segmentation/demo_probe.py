@@ -12,8 +12,8 @@ PROBE_CONFIG = Path(__file__).resolve().parents[2] / \
 
 def run_linear_probe(checkpoint: Union[str, Path], data_root: Union[str, Path],
                      work_dir: Union[str, Path], pretrain_config: Optional[Path] = None,
-                     max_iters: Optional[int] = None) -> dict:
-    """Convert the checkpoint's teacher backbone, train a linear head on it, report mIoU.
+                     max_iters: Optional[int] = None, source: str = 'teacher') -> dict:
+    """Convert the checkpoint's backbone, train a linear head on it frozen, report mIoU.
 
     Args:
         checkpoint: an S3PT Runner checkpoint.
@@ -21,27 +21,31 @@ def run_linear_probe(checkpoint: Union[str, Path], data_root: Union[str, Path],
         work_dir: where the converted weights, logs and the probe checkpoint go.
         pretrain_config: only used in messages. Defaults to None.
         max_iters: head training iterations (default: the probe config's).
+        source: ``'teacher'`` (the EMA teacher, what S3PT evaluates) or ``'student'``.
 
     Returns:
         dict: the validation metrics (``mIoU``, ``aAcc``, ... as mmseg reports them).
 
     Raises:
-        ValueError: if the converted backbone does not match mmseg's ViT exactly.
+        ValueError: for an unknown ``source``, or if the converted backbone does not match
+            mmseg's ViT exactly.
     """
+    if source not in ('teacher', 'student'):
+        raise ValueError(f"source must be 'teacher' or 'student', got {source!r}")
     from mmengine.config import Config
     from mmengine.runner import Runner
 
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    converted = convert_to_mmseg(load_pretrain_checkpoint(str(checkpoint)), source='teacher',
+    converted = convert_to_mmseg(load_pretrain_checkpoint(str(checkpoint)), source=source,
                                  name=str(checkpoint))
     if converted.report.missing or converted.report.unexpected:
         raise ValueError(f'{checkpoint}: converted backbone does not match mmseg ViT: '
                          f'missing {converted.report.missing}, unexpected '
                          f'{converted.report.unexpected}')
-    weights = work_dir / 'teacher_backbone_mmseg.pth'
+    weights = work_dir / f'{source}_backbone_mmseg.pth'
     torch.save(dict(state_dict=converted.state_dict), weights)
-    print(f'teacher backbone converted for mmseg: {len(converted.state_dict)} tensors, '
+    print(f'{source} backbone converted for mmseg: {len(converted.state_dict)} tensors, '
           '0 missing / 0 unexpected keys')
 
     cfg = Config.fromfile(str(PROBE_CONFIG))
@@ -60,7 +64,7 @@ def run_linear_probe(checkpoint: Union[str, Path], data_root: Union[str, Path],
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = runner.val_loop.run()
-    print(f'linear probe on the frozen S3PT teacher: mIoU {metrics["mIoU"]:.2f}, '
+    print(f'linear probe on the frozen {source}: val mIoU {metrics["mIoU"]:.2f}, '
           f'aAcc {metrics["aAcc"]:.2f} after {cfg.train_cfg.max_iters} iterations '
           '(per-class table above)')
     return metrics
