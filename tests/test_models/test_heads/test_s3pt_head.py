@@ -1,17 +1,15 @@
 """S3PTHead: exact reduction to DINO, vMF logits against scipy, centering, state, freezing."""
 import copy
 import os
-import socket
-import time
 
 import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
 
 from s3pt_mm.models.heads.s3pt_head import S3PTHead
+from s3pt_mm.testing import init_gloo_rank, run_ranks
 
 scipy_special = pytest.importorskip('scipy.special')
 
@@ -245,38 +243,8 @@ def test_vmf_stays_finite_under_large_gain_and_bf16_autocast():
     assert torch.isfinite(target).all() and torch.isfinite(head.centers['cls'].value).all()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _run_two_ranks(worker, *args, timeout: float = 120.0) -> None:
-    """Run ``worker(rank, 2, port, *args)`` in 2 forked processes (gloo), fail on a hang.
-
-    Fork, not spawn: the test module is not importable by name (pytest's importlib mode).
-    """
-    context = mp.start_processes(worker, args=(2, _free_port(), *args), nprocs=2, join=False,
-                                 start_method='fork')
-    deadline = time.monotonic() + timeout
-    # join() returns once *a* process ends (True when all have); it raises if one failed.
-    while not context.join(timeout=max(0.0, deadline - time.monotonic())):
-        if time.monotonic() >= deadline:
-            for process in context.processes:
-                process.kill()
-            pytest.fail(f'2-process gloo run did not finish within {timeout} s')
-
-
-def _init_rank(rank: int, world_size: int, port: int) -> None:
-    # One intra-op thread: OpenMP used by the parent before the fork would deadlock the child.
-    torch.set_num_threads(1)
-    os.environ['MASTER_ADDR'] = '127.0.0.1'
-    os.environ['MASTER_PORT'] = str(port)
-    dist.init_process_group('gloo', rank=rank, world_size=world_size)
-
-
 def _worker(rank: int, world_size: int, port: int, inputs, out_dir: str) -> None:
-    _init_rank(rank, world_size, port)
+    init_gloo_rank(rank, world_size, port)
     try:
         head = make_head(use_vmf=True, norm_last_layer=False)
         shares = [inputs[:5], inputs[5:]]  # uneven split of the global batch
@@ -288,7 +256,7 @@ def _worker(rank: int, world_size: int, port: int, inputs, out_dir: str) -> None
 
 def test_probability_center_two_process_gloo_equals_one_process(tmp_path):
     inputs = torch.randn(8, D, generator=torch.Generator().manual_seed(1))
-    _run_two_ranks(_worker, inputs, str(tmp_path))
+    run_ranks(_worker, inputs, str(tmp_path))
     single = make_head(use_vmf=True, norm_last_layer=False)
     single.teacher_target(single(inputs, 'object'), 'object')
     for rank in range(2):

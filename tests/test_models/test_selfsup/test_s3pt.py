@@ -1,17 +1,15 @@
 """The S3PT algorithm: loss formula, batch size 1, distributed equality, baselines by config."""
 import copy
-import os
-import socket
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from mmengine.logging import MessageHub
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import s3pt_mm  # noqa: F401
+from s3pt_mm.testing import init_gloo_rank, run_ranks
 
 IMG, PATCH = 32, 8
 NUM_TOKENS = (IMG // PATCH)**2
@@ -75,8 +73,8 @@ def test_global_loss_matches_dino_formula_and_batch_size_one():
     with torch.no_grad():
         cls = [reference.backbone(x)[-1][:, 0] for x in inputs]
         logits = [reference.head(c).logits for c in cls]
-    teacher = [torch.softmax(l / 0.04, -1) for l in logits]
-    student = [torch.log_softmax(l / 0.1, -1) for l in logits]
+    teacher = [torch.softmax(z / 0.04, -1) for z in logits]
+    student = [torch.log_softmax(z / 0.1, -1) for z in logits]
     expected = 0.5 * (-(teacher[0] * student[1]).sum() - (teacher[1] * student[0]).sum())
     torch.testing.assert_close(losses['loss_global'], expected, rtol=1e-5, atol=1e-5)
     # The center then moved to 0.1 · mean of the teacher logits (DINO order).
@@ -130,8 +128,7 @@ STEPS, GLOBAL_BATCH = 3, 4
 def _run(rank: int, world_size: int, port: int, out: dict) -> None:
     torch.set_num_threads(1)
     if world_size > 1:
-        os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-        dist.init_process_group('gloo', rank=rank, world_size=world_size)
+        init_gloo_rank(rank, world_size, port)
     model = build(tiny_cfg())
     model.set_cross_image_enabled(True)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -168,25 +165,13 @@ def _worker(rank, world_size, port, path):
         torch.save(out, path)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_process_gloo_equals_one_process(tmp_path):
     single = {}
     _run(0, 1, 0, single)
 
-    ctx = mp.get_context('fork')  # fork: the worker needs no import by name
-    port, path = _free_port(), tmp_path / 'rank0.pth'
-    procs = [ctx.Process(target=_worker, args=(r, 2, port, path)) for r in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=240)
-        assert p.exitcode == 0, 'a gloo worker failed'
+    path = tmp_path / 'rank0.pth'
+    run_ranks(_worker, path, nprocs=2, timeout=240)
     double = torch.load(path)
 
     torch.testing.assert_close(double['losses'], single['losses'], rtol=1e-4, atol=1e-5)

@@ -1,14 +1,12 @@
 """Center: EMA update formula, state dict, and the 2-process gloo all-reduce path."""
 import os
-import socket
-import time
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from s3pt_mm.models.utils.center import Center, global_batch_sum
+from s3pt_mm.testing import init_gloo_rank, run_ranks
 
 P = 6
 
@@ -55,36 +53,6 @@ def test_bad_shapes():
         Center(P, momentum=1.5)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _run_two_ranks(worker, *args, timeout: float = 120.0) -> None:
-    """Run ``worker(rank, 2, port, *args)`` in 2 forked processes (gloo), fail on a hang.
-
-    Fork, not spawn: the test module is not importable by name (pytest's importlib mode).
-    """
-    context = mp.start_processes(worker, args=(2, _free_port(), *args), nprocs=2, join=False,
-                                 start_method='fork')
-    deadline = time.monotonic() + timeout
-    # join() returns once *a* process ends (True when all have); it raises if one failed.
-    while not context.join(timeout=max(0.0, deadline - time.monotonic())):
-        if time.monotonic() >= deadline:
-            for process in context.processes:
-                process.kill()
-            pytest.fail(f'2-process gloo run did not finish within {timeout} s')
-
-
-def _init_rank(rank: int, world_size: int, port: int) -> None:
-    # One intra-op thread: OpenMP used by the parent before the fork would deadlock the child.
-    torch.set_num_threads(1)
-    os.environ['MASTER_ADDR'] = '127.0.0.1'
-    os.environ['MASTER_PORT'] = str(port)
-    dist.init_process_group('gloo', rank=rank, world_size=world_size)
-
-
 # Uneven split of the global batch over 2 ranks, over 3 steps (rank 0 has no row at step 2).
 GLOBAL_STEPS = [torch.softmax(torch.randn(n, P, generator=torch.Generator().manual_seed(n)), -1)
                 for n in (8, 4, 6)]
@@ -92,7 +60,7 @@ SPLITS = [(3, 5), (0, 4), (6, 0)]
 
 
 def _worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
-    _init_rank(rank, world_size, port)
+    init_gloo_rank(rank, world_size, port)
     try:
         center = Center(P, init_value=1.0 / P)
         for rows, split in zip(GLOBAL_STEPS, SPLITS):
@@ -107,7 +75,7 @@ def _worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
 
 
 def test_two_process_gloo_equals_one_process(tmp_path):
-    _run_two_ranks(_worker, str(tmp_path))
+    run_ranks(_worker, str(tmp_path))
     single = Center(P, init_value=1.0 / P)
     for rows in GLOBAL_STEPS:
         single.update(rows)

@@ -1,15 +1,13 @@
 """CrossImageQueue: FIFO order, wrap-around, cycle-consistency, state dict, gloo all-gather."""
 import os
-import socket
-import time
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from s3pt_mm.models.utils.cross_image_queue import (CrossImageQueue, cycle_consistent,
                                                     nearest_neighbours)
+from s3pt_mm.testing import init_gloo_rank, run_ranks
 
 
 def images(ids, k=1, d=1):
@@ -127,42 +125,12 @@ def test_bad_shapes():
         queue.retrieve(torch.randn(3, 5, 4))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _run_two_ranks(worker, *args, timeout: float = 120.0) -> None:
-    """Run ``worker(rank, 2, port, *args)`` in 2 forked processes (gloo), fail on a hang.
-
-    Fork, not spawn: the test module is not importable by name (pytest's importlib mode).
-    """
-    context = mp.start_processes(worker, args=(2, _free_port(), *args), nprocs=2, join=False,
-                                 start_method='fork')
-    deadline = time.monotonic() + timeout
-    # join() returns once *a* process ends (True when all have); it raises if one failed.
-    while not context.join(timeout=max(0.0, deadline - time.monotonic())):
-        if time.monotonic() >= deadline:
-            for process in context.processes:
-                process.kill()
-            pytest.fail(f'2-process gloo run did not finish within {timeout} s')
-
-
-def _init_rank(rank: int, world_size: int, port: int) -> None:
-    # One intra-op thread: OpenMP used by the parent before the fork would deadlock the child.
-    torch.set_num_threads(1)
-    os.environ['MASTER_ADDR'] = '127.0.0.1'
-    os.environ['MASTER_PORT'] = str(port)
-    dist.init_process_group('gloo', rank=rank, world_size=world_size)
-
-
 # Per step, rank 0 and rank 1 contribute different numbers of images (2 + 1, then 1 + 3).
 RANK_IMAGES = [([1, 2], [3]), ([4], [5, 6, 7])]
 
 
 def _worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
-    _init_rank(rank, world_size, port)
+    init_gloo_rank(rank, world_size, port)
     try:
         queue = CrossImageQueue(queue_size=5, num_objects=2, embed_dims=3)
         for step in RANK_IMAGES:
@@ -175,7 +143,7 @@ def _worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
 
 
 def test_two_process_gloo_equals_one_process(tmp_path):
-    _run_two_ranks(_worker, str(tmp_path))
+    run_ranks(_worker, str(tmp_path))
     single = CrossImageQueue(queue_size=5, num_objects=2, embed_dims=3)
     for step in RANK_IMAGES:
         ids = step[0] + step[1]  # rank order
