@@ -16,7 +16,6 @@ its local crops, so that the ratio isolates what S3PT adds). Prints:
 import argparse
 import copy
 import time
-from contextlib import contextmanager
 
 import torch
 from mmengine.config import Config

@@ -66,9 +66,11 @@ def register_checkpoint_safe_globals() -> None:
     Also registers a pickling rule that writes mmengine ``HistoryBuffer`` objects without
     function references, so checkpoints saved from now on hold nothing the safe loader refuses.
     Checkpoints written by plain mmengine elsewhere still reference ``getattr``: load those
-    with :func:`load_trusted_checkpoint` (or re-save them) if you trust them. Idempotent. After it, ``torch.load(path)`` (``weights_only=True``) reads checkpoints
-    written by ``mmengine.runner.Runner`` and by s3pt_mm, and still refuses any other
-    pickled object.
+    with :func:`load_trusted_checkpoint` (or re-save them) if you trust them.
+
+    After it, ``torch.load(path)`` (``weights_only=True``) reads checkpoints written by
+    ``mmengine.runner.Runner`` and by s3pt_mm, and still refuses any other pickled object.
+    Idempotent.
     """
     global _REGISTERED
     if _REGISTERED:

@@ -1,4 +1,4 @@
-"""Stop after k iterations and resume == an uninterrupted run (weights, centers, queue, schedules)."""
+"""Stop after k iterations, then resume == an uninterrupted run (weights, queue, schedules)."""
 import torch
 from mmengine.runner import Runner
 from mmpretrain.structures import DataSample
