@@ -2,6 +2,7 @@
 import copy
 import dataclasses
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,8 +51,10 @@ def test_real_and_synthetic_give_the_same_fields(nuscenes_sample_dir, tiny_datas
     assert shapes_r['CAM_FRONT.cam2img'] == (3, 3) and shapes_r['lidar2ego'] == (4, 4)
     assert r.boxes_3d.shape == (69, 7) and r.num_pts_feats == o.num_pts_feats == 5
     # Absolute, existing paths: real files lie beside the pkl, ours under samples/<CHANNEL>.
-    assert r.cameras['CAM_FRONT'].img_path == str(
-        nuscenes_sample_dir / 'n015-2018-07-24-11-22-45+0800__CAM_FRONT__1532402927612460.jpg')
+    # Same file (the data folder may be reached through a symbolic link).
+    assert Path(r.cameras['CAM_FRONT'].img_path).resolve() == (
+        nuscenes_sample_dir / 'n015-2018-07-24-11-22-45+0800__CAM_FRONT__1532402927612460.jpg'
+    ).resolve()
     assert '/samples/CAM_BACK/' in o.cameras['CAM_BACK'].img_path
     # Same calibration for the same rig (intrinsics scaled by 160 / 1600).
     np.testing.assert_allclose(o.cameras['CAM_FRONT'].cam2img[0, 0],
