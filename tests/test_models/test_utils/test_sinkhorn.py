@@ -1,8 +1,6 @@
 """sinkhorn_knopp: marginals, a naive reference loop, batching, stability and a 2-process gloo
 run equal to the 1-process run."""
 import math
-import os
-import socket
 import subprocess
 import sys
 
@@ -10,6 +8,7 @@ import pytest
 import torch
 
 from s3pt_mm.models.utils import sinkhorn_knopp
+from s3pt_mm.testing import free_port
 
 
 def naive_sinkhorn(scores, num_iters, r, c, check_steps=True):
@@ -128,12 +127,6 @@ def test_rejects_bad_input(kwargs, match):
         sinkhorn_knopp(**kwargs)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 # Run as `python -c` in fresh processes (no pickling of this test module, whose import name
 # depends on pytest's import mode): rank, world size, port, folder with inputs.pt. The worker
 # loads sinkhorn.py by path (it imports only torch): importing the s3pt_mm package would load
@@ -168,7 +161,7 @@ def test_two_process_gloo_equals_one_process(tmp_path, repo_root):
     c = torch.softmax(torch.randn(2, 5, generator=g), -1)
     torch.save((scores, c), tmp_path / 'inputs.pt')
     module_path = repo_root / 's3pt_mm' / 'models' / 'utils' / 'sinkhorn.py'
-    port = str(_free_port())
+    port = str(free_port())
     procs = [subprocess.Popen([sys.executable, '-c', _WORKER, str(rank), '2', port,
                                str(tmp_path), str(module_path)], stderr=subprocess.PIPE,
                               text=True) for rank in range(2)]
