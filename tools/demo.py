@@ -9,6 +9,7 @@
     python tools/demo.py [--data-root data/synthetic_demo] [--work-dir work_dirs/demo]
 """
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -71,7 +72,7 @@ def pretrain(args: argparse.Namespace, data_root: Path) -> Path:
     if args.epochs is not None:
         cfg.train_cfg.max_epochs = args.epochs
         cfg.default_hooks.checkpoint.interval = args.epochs
-    recorder = EpochLossRecorderHook()
+    recorder = EpochLossRecorderHook(extra_keys=('teacher_entropy',))
     runner = Runner.from_cfg(cfg)
     runner.register_hook(recorder, priority='LOW')
     start = time.time()
@@ -87,6 +88,13 @@ def pretrain(args: argparse.Namespace, data_root: Path) -> Path:
     print(f'loss ({" + ".join(names)}) {trend}: {first:.3f} (epoch 1) -> {last:.3f} '
           f'(epoch {len(epochs)})')
     checkpoint = Path(cfg.work_dir) / f'epoch_{runner.max_epochs}.pth'
+    if 'teacher_entropy' in epochs[0]:
+        # ln P: uniform targets (nothing to learn); near 0: every image on one prototype.
+        num_prototypes = cfg.model.head.out_channels
+        print(f'teacher target entropy: {epochs[0]["teacher_entropy"]:.2f} (epoch 1) -> '
+              f'{epochs[-1]["teacher_entropy"]:.2f} (epoch {len(epochs)}); uniform would be '
+              f'ln {num_prototypes} = {math.log(num_prototypes):.2f}, a collapse onto one '
+              'prototype ~0')
     print(f'checkpoint: {checkpoint}')
     return checkpoint
 

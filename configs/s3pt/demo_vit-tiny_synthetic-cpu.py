@@ -1,8 +1,14 @@
 # `make demo`: S3PT on synthetic scenes made by tools/create_synthetic_nuscenes.py, on a CPU, in
 # a few minutes. Same model, losses, depth pipeline and schedules as the real config, scaled
-# down: a 4-layer ViT, 96² crops (36 tokens per view), 16 clusters, 1024 prototypes, and a
-# teacher momentum of 0.95 instead of 0.996: the EMA horizon must fit the demo's ~50 iterations
-# (with 0.996 the teacher would still be 80 % its random initialisation at the end).
+# down: a 4-layer ViT, 96² crops (36 tokens per view), 16 clusters, 1024 prototypes, and two
+# values changed for a run of ~50 iterations on 54 images (measured, see README "Demo"):
+# - teacher momentum 0.95 instead of 0.996: the EMA horizon must fit the run (with 0.996 the
+#   teacher would still be 80 % its random initialisation at the end);
+# - teacher temperature 0.03 throughout instead of 0.04 -> 0.07. With so few images the
+#   teacher's outputs differ little between images; once centred, the paper's temperatures
+#   leave near-uniform targets (teacher entropy -> ln 1024 = 6.93, the loss rises with the
+#   warm-up and never falls). 0.02 goes the other way: every image on one prototype (loss
+#   -> 0.1, a collapse). At 0.03 the targets stay between (entropy ~5) and the loss falls.
 _base_ = [
     '../_base_/models/s3pt_vit-s16.py',
     '../_base_/datasets/nuscenes_s3pt.py',
@@ -11,12 +17,14 @@ _base_ = [
 data_root = 'data/synthetic_demo/'
 crop = 96
 max_epochs = 12
+teacher_temp = 0.03
 
 model = dict(
     backbone=dict(arch=dict(_delete_=True, embed_dims=128, num_layers=4, num_heads=4,
                             feedforward_channels=512),
                   img_size=crop, drop_path_rate=0.0),
-    head=dict(in_channels=128, out_channels=1024, hidden_channels=512, bottleneck_channels=128),
+    head=dict(in_channels=128, out_channels=1024, hidden_channels=512, bottleneck_channels=128,
+              teacher_temp=teacher_temp),
     assigner=dict(num_clusters=16),
     queue=dict(queue_size=256),
     base_momentum=0.05,
@@ -57,8 +65,8 @@ param_scheduler = [
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 custom_hooks = [
-    dict(type='S3PTScheduleHook', warmup_teacher_temp=0.04, teacher_temp=0.07,
-         teacher_temp_warmup_epochs=4, freeze_last_layer_epochs=1, cross_image_start_epoch=1),
+    dict(type='S3PTScheduleHook', warmup_teacher_temp=teacher_temp, teacher_temp=teacher_temp,
+         teacher_temp_warmup_epochs=1, freeze_last_layer_epochs=1, cross_image_start_epoch=1),
 ]
 default_hooks = dict(logger=dict(type='LoggerHook', interval=1),
                      checkpoint=dict(type='CheckpointHook', interval=max_epochs))

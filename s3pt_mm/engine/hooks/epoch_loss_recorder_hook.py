@@ -1,6 +1,6 @@
-"""Keeps the mean of every training loss term per epoch (for `make demo` and quick checks)."""
+"""Keeps the per-epoch mean of every training loss term (for `make demo` and quick checks)."""
 from collections import defaultdict
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
@@ -10,12 +10,18 @@ from mmpretrain.registry import HOOKS
 class EpochLossRecorderHook(Hook):
     """Records, for each training epoch, the mean of every ``loss*`` entry of the outputs.
 
+    Args:
+        extra_keys (Sequence[str]): other logged values to average per epoch as well, e.g.
+            ``('teacher_entropy',)`` to tell a falling loss from a collapsing teacher.
+            Defaults to ``()``.
+
     Attributes:
         epoch_losses (List[Dict[str, float]]): one ``{name: mean}`` per finished epoch
-            (``'loss'`` is the summed loss mmengine logs).
+            (``'loss'`` is the summed loss mmengine logs), extra keys included.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, extra_keys: Sequence[str] = ()) -> None:
+        self.extra_keys = tuple(extra_keys)
         self.epoch_losses: List[Dict[str, float]] = []
         self._sums: Dict[str, float] = defaultdict(float)
         self._counts: Dict[str, int] = defaultdict(int)
@@ -26,7 +32,7 @@ class EpochLossRecorderHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         for name, value in (outputs or {}).items():
-            if name.startswith('loss'):
+            if name.startswith('loss') or name in self.extra_keys:
                 self._sums[name] += float(value)
                 self._counts[name] += 1
 
