@@ -5,16 +5,25 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import ext_loader
+
 __all__ = ['project_points_to_depth']
 
 ArrayLike = Union[np.ndarray, Tensor, Sequence]
+
+_BACKENDS = ('auto', 'torch', 'cuda')
+_CUDA_OP = 'depth_projection_forward'
+# The CUDA kernel marks empty pixels with 0, so a kept depth must not round to 0 in float32:
+# any min_depth >= FLT_MIN (1.2e-38 m) guarantees that. Below it the torch path is used.
+_CUDA_MIN_DEPTH = float(np.finfo(np.float32).tiny)
 
 
 def project_points_to_depth(points: Union[np.ndarray, Tensor],
                             lidar2cam: ArrayLike,
                             cam2img: ArrayLike,
                             img_shape: Sequence,
-                            min_depth: float = 0.1) -> Union[np.ndarray, Tensor]:
+                            min_depth: float = 0.1,
+                            backend: str = 'auto') -> Union[np.ndarray, Tensor]:
     """Render LiDAR points into per-camera sparse depth maps with a z-buffer.
 
     For each camera (S3PT spec section 4, mmdet3d's ``points_cam2img`` convention):
@@ -25,7 +34,10 @@ def project_points_to_depth(points: Union[np.ndarray, Tensor],
     depth maps'), so a point lands on the nearest centre, ``(floor(v + 0.5),
     floor(u + 0.5))``, and is kept when ``z > min_depth`` and that pixel is in the image.
     A pixel hit by several points keeps the smallest depth. Computed in float64 on the
-    points' device, so numpy, CPU and CUDA give the same pixels. (Truncating ``u, v``
+    points' device, so numpy, CPU and CUDA give the same pixels. On CUDA tensors one fused
+    kernel (``s3pt_mm/ops/csrc/cuda/depth_projection_cuda.cu``) does the projection and the
+    z-buffer when the extension is built; it rounds every float64 operation in the torch
+    path's order and returns the torch path's maps bit for bit. (Truncating ``u, v``
     instead shifts the map by half a pixel; on the real CAM_FRONT it gives 3,064 pixels,
     the count quoted in the spec, against 3,059 here.)
 
@@ -44,6 +56,10 @@ def project_points_to_depth(points: Union[np.ndarray, Tensor],
         img_shape (sequence): ``(H, W)`` shared by all cameras, or one ``(H, W)`` per camera
             (all equal, so that the maps stack).
         min_depth (float): smallest kept depth, metres, > 0. Defaults to 0.1.
+        backend (str): ``'torch'`` (numpy arrays and CPU tensors take the numpy code, other
+            tensors torch ops), ``'cuda'`` (the compiled kernel; CUDA tensors only) or
+            ``'auto'`` (the kernel for CUDA tensors when the extension is built, else
+            ``'torch'``). Defaults to ``'auto'``.
 
     Returns:
         np.ndarray | Tensor: float32 depth maps in metres, 0 = no point; shape (H, W) when
@@ -55,7 +71,11 @@ def project_points_to_depth(points: Union[np.ndarray, Tensor],
         ValueError: if ``points`` is not (N, >=3) or has NaN/inf in x, y, z (rows named);
             if a calibration has the wrong shape (expected and got shapes named), non-finite
             entries, or camera counts that disagree; if ``img_shape`` is not positive
-            integers ``(H, W)`` or its per-camera shapes differ; if ``min_depth`` <= 0.
+            integers ``(H, W)`` or its per-camera shapes differ; if ``min_depth`` <= 0; if
+            ``backend`` is unknown, or ``'cuda'`` for points that are not a CUDA tensor or
+            for ``min_depth`` < 1.2e-38.
+        ExtensionUnavailableError: for ``backend='cuda'`` when the kernel cannot run here
+            (extension not built, or no GPU); the message says why.
     """
     is_tensor = isinstance(points, Tensor)
     if not is_tensor and not isinstance(points, np.ndarray):
@@ -67,6 +87,7 @@ def project_points_to_depth(points: Union[np.ndarray, Tensor],
     min_depth = float(min_depth)
     if not (np.isfinite(min_depth) and min_depth > 0):
         raise ValueError(f'min_depth must be a finite positive number, got {min_depth}')
+    use_kernel = _use_cuda_kernel(backend, points, min_depth)
 
     l2c = _as_float64(lidar2cam, 'lidar2cam', points)
     c2i = _as_float64(cam2img, 'cam2img', points)
@@ -96,7 +117,9 @@ def project_points_to_depth(points: Union[np.ndarray, Tensor],
         proj = proj[None]
     elif is_tensor:
         proj = proj.expand(num_cams, 3, 4)
-    if is_tensor and points.device.type != 'cpu':
+    if use_kernel:
+        depth = _project_cuda(xyz, proj, height, width, min_depth)
+    elif is_tensor and points.device.type != 'cpu':
         depth = _project_torch(xyz, proj, height, width, min_depth)
     elif is_tensor:
         # CPU tensors take the numpy path (zero-copy both ways): it is the faster one on CPU.
@@ -105,6 +128,27 @@ def project_points_to_depth(points: Union[np.ndarray, Tensor],
     else:
         depth = _project_numpy(xyz, proj, height, width, min_depth)
     return depth if (l2c_batched or c2i_batched) else depth[0]
+
+
+def _use_cuda_kernel(backend: str, points, min_depth: float) -> bool:
+    """Whether to run the CUDA kernel (raises for a ``backend='cuda'`` that cannot)."""
+    if backend not in _BACKENDS:
+        raise ValueError(f'backend must be one of {_BACKENDS}, got {backend!r}')
+    on_cuda = isinstance(points, Tensor) and points.device.type == 'cuda'
+    if backend == 'auto':
+        return on_cuda and min_depth >= _CUDA_MIN_DEPTH and ext_loader.ext_available(_CUDA_OP)
+    if backend == 'cuda':
+        ext_loader.get_op(_CUDA_OP)  # raises, saying why, when the kernel cannot run here
+        if not on_cuda:
+            where = (f'a tensor on {points.device}' if isinstance(points, Tensor) else
+                     f'a {type(points).__name__}')
+            raise ValueError(f"backend='cuda' projects CUDA tensors only, got {where}; move "
+                             "the points to the GPU or use backend='torch'")
+        if min_depth < _CUDA_MIN_DEPTH:
+            raise ValueError(f"backend='cuda' needs min_depth >= {_CUDA_MIN_DEPTH:.3g} (depths "
+                             f"must not round to 0 in float32), got {min_depth}")
+        return True
+    return False
 
 
 def _as_float64(matrix: ArrayLike, name: str, points) -> Union[np.ndarray, Tensor]:
@@ -223,21 +267,32 @@ def _project_numpy(xyz: np.ndarray, proj: np.ndarray, height: int, width: int,
     return out
 
 
+def _affine(x: Tensor, y: Tensor, z: Tensor, row: Tensor) -> Tensor:
+    """``row . (x, y, z, 1)`` as ``((x r0 + y r1) + z r2) + r3``, one rounded float64 op at a
+    time: the order the CUDA kernel follows, so that both give the same bits."""
+    return ((x * row[..., 0] + y * row[..., 1]) + z * row[..., 2]) + row[..., 3]
+
+
 def _project_torch(xyz: Tensor, proj: Tensor, height: int, width: int,
                    min_depth: float) -> Tensor:
     num_cams = proj.shape[0]
     out = torch.zeros(num_cams * height * width, dtype=torch.float32, device=xyz.device)
-    xyz = xyz.to(torch.float64)
+    x, y, z = xyz.to(torch.float64).unbind(dim=1)
     # (Ncam, N): depth of every point in every camera; the same formulas as the numpy path.
-    z = torch.einsum('cj,nj->cn', proj[:, 2, :3], xyz) + proj[:, 2, 3:4]
-    cam, keep = torch.nonzero(z > min_depth, as_tuple=True)
-    z = z[cam, keep]
-    q = xyz[keep]
-    u = (q * proj[cam, 0, :3]).sum(dim=1) + proj[cam, 0, 3]
-    v = (q * proj[cam, 1, :3]).sum(dim=1) + proj[cam, 1, 3]
-    u = u / z + 0.5
-    v = v / z + 0.5
+    depth = _affine(x, y, z, proj[:, None, 2])
+    cam, keep = torch.nonzero(depth > min_depth, as_tuple=True)
+    depth = depth[cam, keep]
+    x, y, z = x[keep], y[keep], z[keep]
+    u = _affine(x, y, z, proj[cam, 0]) / depth + 0.5
+    v = _affine(x, y, z, proj[cam, 1]) / depth + 0.5
     inside = (u >= 0) & (u < width) & (v >= 0) & (v < height)
     flat = (cam[inside] * height + v[inside].long()) * width + u[inside].long()
-    out.scatter_reduce_(0, flat, z[inside].float(), reduce='amin', include_self=False)
+    out.scatter_reduce_(0, flat, depth[inside].float(), reduce='amin', include_self=False)
     return out.view(num_cams, height, width)
+
+
+def _project_cuda(xyz: Tensor, proj: Tensor, height: int, width: int,
+                  min_depth: float) -> Tensor:
+    """:func:`_project_torch` as one kernel: ``torch.ops.s3pt_mm.depth_projection_forward``."""
+    op = ext_loader.get_op(_CUDA_OP)
+    return op(xyz.to(torch.float64).contiguous(), proj.contiguous(), height, width, min_depth)

@@ -18,11 +18,17 @@ Backends (``backend=``):
   OpenCV's IPP code path, the one x86 ``opencv-python`` wheels run.
 - ``'torch_compile'``: the same torch code through ``torch.compile`` (fused kernels, for GPU
   throughput); compiled on first use per (parameters, shape, device): tens of seconds.
-- ``'auto'`` (default): ``'cv2'`` for numpy arrays and CPU tensors, ``'torch'`` for tensors
-  on another device.
+- ``'cuda'``: :func:`fill_in_fast` only, CUDA tensors only: the compiled kernels of
+  ``s3pt_mm/ops/csrc/cuda/fill_in_fast_cuda.cu`` (one fused kernel per step, the torch
+  backend's borders and float32 roundings: morphology and median bit-exact, the blurs equal
+  up to ``expf``'s last bit). Needs the extension (``FORCE_CUDA=1`` build, see
+  docs/installation.md); raises :class:`~s3pt_mm.ops.ext_loader.ExtensionUnavailableError`
+  saying why when it cannot run.
+- ``'auto'`` (default): ``'cv2'`` for numpy arrays and CPU tensors; for CUDA tensors
+  ``'cuda'`` when the extension is built (``fill_in_fast``), else ``'torch'``; ``'torch'``
+  for tensors on another device.
 
-New backends (e.g. CUDA kernels under ``s3pt_mm/ops/csrc``) plug in through
-:func:`_get_backend`.
+New backends plug in through :func:`_get_backend`.
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, Tuple, Union
@@ -31,6 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import ext_loader
 from . import torch_filters as tf
 
 __all__ = [
@@ -108,7 +115,9 @@ _FAST_BILATERAL = (5, 1.5, 2.0)
 _MULTISCALE_BILATERAL = (5, 0.5, 2.0)
 _MEDIAN_KSIZE = 5
 _BLUR_TYPES = ('bilateral', 'gaussian')
-_BACKENDS = ('auto', 'cv2', 'torch', 'torch_compile')
+_BACKENDS = ('auto', 'cv2', 'torch', 'torch_compile', 'cuda')
+# Compiled operator of each function that has a 'cuda' backend.
+_CUDA_OPS = {'fill_in_fast': 'fill_in_fast_forward'}
 
 
 def fill_in_fast(depth: DepthMap,
@@ -145,8 +154,8 @@ def fill_in_fast(depth: DepthMap,
         fill_kernel_size (int): side of the full hole-filling kernel. Defaults to 7.
         extrapolation_kernel_size (int): side of the full kernel used after extrapolation.
             Defaults to 31.
-        backend (str): ``'auto'``, ``'cv2'``, ``'torch'`` or ``'torch_compile'`` (see the
-            module docstring). Defaults to ``'auto'``.
+        backend (str): ``'auto'``, ``'cv2'``, ``'torch'``, ``'torch_compile'`` or ``'cuda'``
+            (see the module docstring). Defaults to ``'auto'``.
 
     Returns:
         np.ndarray | Tensor: dense depth in metres, same type, shape, dtype and device as
@@ -155,7 +164,10 @@ def fill_in_fast(depth: DepthMap,
 
     Raises:
         ValueError: on a non-floating dtype, a shape other than (H, W) / (B, H, W), a
-            non-finite depth, an unknown ``blur_type`` / ``backend`` or a bad kernel.
+            non-finite depth, an unknown ``blur_type`` / ``backend``, a bad kernel, or
+            ``backend='cuda'`` for a depth map that is not a CUDA tensor.
+        ExtensionUnavailableError: for ``backend='cuda'`` when the compiled kernel cannot run
+            here (extension not built, or no GPU); the message says why.
     """
     params = _FastParams(
         max_depth=_check_max_depth(max_depth),
@@ -214,15 +226,16 @@ def fill_in_multiscale(depth: DepthMap,
         hole_fill_kernel_size (int): full hole-fill kernel side. Defaults to 9.
         large_fill_kernel_size (int): full kernel side of the repeated fill. Defaults to 5.
         large_fill_iterations (int): rounds of the repeated fill. Defaults to 6.
-        backend (str): see :func:`fill_in_fast`. Defaults to ``'auto'``.
+        backend (str): see :func:`fill_in_fast`; ``'cuda'`` is not available for this
+            function (``'auto'`` picks ``'torch'`` for CUDA tensors). Defaults to ``'auto'``.
 
     Returns:
         np.ndarray | Tensor: dense depth in metres, same type, shape, dtype and device as
         ``depth`` (computed in float32).
 
     Raises:
-        ValueError: as :func:`fill_in_fast`, and on unordered ``bin_edges`` or a negative
-            ``large_fill_iterations``.
+        ValueError: as :func:`fill_in_fast`, on unordered ``bin_edges``, a negative
+            ``large_fill_iterations`` or ``backend='cuda'``.
     """
     near_max, med_max = (float(e) for e in bin_edges)
     if not VALID_THRESHOLD <= near_max <= med_max:
@@ -302,8 +315,12 @@ def _run(name: str, depth: DepthMap, params, backend: str) -> DepthMap:
     _check_depth(depth)
     is_tensor = isinstance(depth, Tensor)
     if backend == 'auto':
-        backend = 'torch' if is_tensor and depth.device.type != 'cpu' else 'cv2'
+        backend = _auto_backend(name, depth)
     impl = _get_backend(name, backend)
+    if backend == 'cuda' and not (is_tensor and depth.device.type == 'cuda'):
+        where = f'a tensor on {depth.device}' if is_tensor else 'a numpy array'
+        raise ValueError(f"{name}: backend='cuda' runs on CUDA tensors only, got {where}; "
+                         "move the map to the GPU or use backend='auto'")
     batched = depth.ndim == 3
     if batched and depth.shape[0] == 0:
         return depth.clone() if is_tensor else depth.copy()
@@ -322,8 +339,30 @@ def _run(name: str, depth: DepthMap, params, backend: str) -> DepthMap:
     return out.astype(depth.dtype, copy=False)
 
 
+def _auto_backend(name: str, depth: DepthMap) -> str:
+    """``backend='auto'``: OpenCV on the CPU, the compiled kernel for CUDA tensors when there
+    is one (else torch ops), torch ops on other devices."""
+    if not isinstance(depth, Tensor) or depth.device.type == 'cpu':
+        return 'cv2'
+    if (depth.device.type == 'cuda' and name in _CUDA_OPS
+            and ext_loader.ext_available(_CUDA_OPS[name])):
+        return 'cuda'
+    return 'torch'
+
+
 def _get_backend(name: str, backend: str) -> Callable:
-    """The implementation of ``name`` for ``backend``: the one place new backends plug in."""
+    """The implementation of ``name`` for ``backend``: the one place new backends plug in.
+
+    Raises:
+        ValueError: for ``backend='cuda'`` and a function without a compiled kernel.
+        ExtensionUnavailableError: for ``backend='cuda'`` when the kernel cannot run here.
+    """
+    if backend == 'cuda':
+        if name not in _CUDA_OPS:
+            raise ValueError(f"{name} has no backend='cuda' (compiled kernels exist for "
+                             f"{sorted(_CUDA_OPS)}); use 'torch' or 'torch_compile'")
+        ext_loader.get_op(_CUDA_OPS[name])  # raises, saying why, when it cannot run here
+        return {'fill_in_fast': _fill_in_fast_cuda}[name]
     if backend == 'cv2':
         return {'fill_in_fast': _fill_in_fast_cv2_batch,
                 'fill_in_multiscale': _fill_in_multiscale_cv2_batch}[name]
@@ -617,3 +656,24 @@ def _fill_in_multiscale_torch(x: Tensor, p: _MultiscaleParams) -> Tensor:
         s7 = _fill_where(s7, tf.bilateral_filter(s7, *_MULTISCALE_BILATERAL,
                                                  support=p.bilateral), valid)
     return _invert_torch(s7, p.max_depth)
+
+
+# --------------------------------------------------------------------------------------
+# CUDA backend: s3pt_mm/ops/csrc/cuda/fill_in_fast_cuda.cu on a (B, H, W) batch
+# --------------------------------------------------------------------------------------
+def _fill_in_fast_cuda(x: Tensor, p: _FastParams) -> Tensor:
+    """:func:`fill_in_fast` on a (B, H, W) float32 CUDA batch with the compiled kernels."""
+    op = ext_loader.get_op(_CUDA_OPS['fill_in_fast'])
+    return op(x.contiguous(), *_fill_in_fast_kernel_args(p))
+
+
+def _fill_in_fast_kernel_args(p: _FastParams) -> tuple:
+    """``fill_in_fast_forward``'s arguments after the depth map (its schema's order)."""
+    _, sigma_color, sigma_space = _FAST_BILATERAL
+    taps = p.bilateral.offsets
+    return (p.max_depth, p.extrapolate, p.blur_type == 'gaussian',
+            [p.dilation.height, p.dilation.width],
+            [v for rect in p.dilation.rects for v in rect],
+            p.closing.height, p.fill.height, p.extrapolation.height,
+            [v for dy, dx, _ in taps for v in (dy, dx)], [w for _, _, w in taps],
+            -0.5 / (sigma_color * sigma_color), sigma_color <= 1e-6 or sigma_space <= 1e-6)
