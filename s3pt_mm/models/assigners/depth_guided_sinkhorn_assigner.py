@@ -6,7 +6,8 @@ import torch
 from mmpretrain.registry import TASK_UTILS
 from torch import Tensor
 
-from ..utils.spatial_clustering import SpatialClusters, depth_guided_spatial_clustering
+from ..utils.spatial_clustering import (CLUSTERING_BACKENDS, SpatialClusters,
+                                        depth_guided_spatial_clustering)
 
 AlphaSpec = Union[float, Sequence[float]]
 
@@ -48,9 +49,14 @@ class DepthGuidedSinkhornAssigner:
             True.
         per_image_minmax (bool): min-max normalise the cost per image (False: over the batch,
             as CrIBo's code). Defaults to True.
+        backend (str): implementation of the clustering: ``'auto'`` (the fused CUDA kernel for
+            tokens on a GPU when ``s3pt_mm._ext`` is built, else PyTorch), ``'torch'`` (always
+            the PyTorch reference) or ``'cuda'`` (the kernel, an error when it cannot run).
+            Defaults to ``'auto'``.
 
     Raises:
-        ValueError: for an alpha that is neither a number nor a pair, or invalid counts.
+        ValueError: for an alpha that is neither a number nor a pair, invalid counts or an
+            unknown backend.
     """
 
     def __init__(self,
@@ -61,7 +67,8 @@ class DepthGuidedSinkhornAssigner:
                  alpha_pos: AlphaSpec = (1.0, 1.0),
                  alpha_depth: AlphaSpec = (4.0, 4.0),
                  update_c: bool = True,
-                 per_image_minmax: bool = True) -> None:
+                 per_image_minmax: bool = True,
+                 backend: str = 'auto') -> None:
         for name, value in (('num_clusters', num_clusters), ('n_iter', n_iter),
                             ('sinkhorn_iterations', sinkhorn_iterations)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -69,6 +76,9 @@ class DepthGuidedSinkhornAssigner:
                                  f'got {value!r}')
         if lam <= 0:
             raise ValueError(f'DepthGuidedSinkhornAssigner: lam must be > 0, got {lam!r}')
+        if backend not in CLUSTERING_BACKENDS:
+            raise ValueError(f'DepthGuidedSinkhornAssigner: backend must be one of '
+                             f'{CLUSTERING_BACKENDS}, got {backend!r}')
         self.num_clusters = num_clusters
         self.n_iter = n_iter
         self.sinkhorn_iterations = sinkhorn_iterations
@@ -77,6 +87,7 @@ class DepthGuidedSinkhornAssigner:
         self.alpha_depth_endpoints = _as_endpoints(alpha_depth, 'alpha_depth')
         self.update_c = update_c
         self.per_image_minmax = per_image_minmax
+        self.backend = backend
         # Epoch-0 values of linspace(alpha[1], alpha[0], epochs).
         self._alpha_pos = self.alpha_pos_endpoints[1]
         self._alpha_depth = self.alpha_depth_endpoints[1]
@@ -137,7 +148,8 @@ class DepthGuidedSinkhornAssigner:
             update_c=self.update_c,
             per_image_minmax=self.per_image_minmax,
             generator=generator,
-            seed_indices=seed_indices)
+            seed_indices=seed_indices,
+            backend=self.backend)
 
     __call__ = assign
 
@@ -146,4 +158,5 @@ class DepthGuidedSinkhornAssigner:
                 f'sinkhorn_iterations={self.sinkhorn_iterations}, lam={self.lam}, '
                 f'alpha_pos={self._alpha_pos} of {self.alpha_pos_endpoints}, '
                 f'alpha_depth={self._alpha_depth} of {self.alpha_depth_endpoints}, '
-                f'update_c={self.update_c}, per_image_minmax={self.per_image_minmax})')
+                f'update_c={self.update_c}, per_image_minmax={self.per_image_minmax}, '
+                f'backend={self.backend!r})')

@@ -1,5 +1,6 @@
 """Depth-guided spatial clustering of an image's patch tokens (CrIBo's clustering + S3PT's depth
-term, spec §5): pure tensor functions, vectorised over the batch, O(B·n²) memory."""
+term, spec §5): pure tensor functions, vectorised over the batch, O(B·n²) memory; on a GPU the
+same algorithm runs as a fused kernel (:mod:`s3pt_mm.ops.spatial_clustering_cuda`)."""
 from typing import NamedTuple, Optional
 
 import torch
@@ -9,9 +10,13 @@ from torch import Tensor
 from .sinkhorn import sinkhorn_knopp
 
 __all__ = [
-    'SpatialClusters', 'single_linkage_distance', 'positional_cost', 'cluster_mean_depth',
-    'depth_cost', 'depth_guided_spatial_clustering'
+    'SpatialClusters', 'CLUSTERING_BACKENDS', 'resolve_clustering_backend',
+    'single_linkage_distance', 'positional_cost', 'cluster_mean_depth', 'depth_cost',
+    'depth_guided_spatial_clustering'
 ]
+
+#: Implementations of :func:`depth_guided_spatial_clustering` (its ``backend`` argument).
+CLUSTERING_BACKENDS = ('auto', 'torch', 'cuda')
 
 
 class SpatialClusters(NamedTuple):
@@ -31,6 +36,51 @@ class SpatialClusters(NamedTuple):
 
 def _per_image(x: Tensor) -> tuple:
     return tuple(range(1, x.dim()))
+
+
+def _cuda_kernel_available() -> bool:
+    # Imported here: the extension loader is only needed once tokens are on a GPU.
+    from s3pt_mm.ops.spatial_clustering_cuda import spatial_clustering_cuda_available
+    return spatial_clustering_cuda_available()
+
+
+def resolve_clustering_backend(backend: str, device: torch.device) -> str:
+    """The implementation :func:`depth_guided_spatial_clustering` uses for tokens on ``device``.
+
+    ``'torch'`` is the PyTorch reference in this module; ``'cuda'`` the fused kernel
+    (``torch.ops.s3pt_mm.spatial_clustering_forward``), which needs the tokens on a CUDA device
+    and the built ``s3pt_mm._ext``; ``'auto'`` picks ``'cuda'`` when both hold, else ``'torch'``
+    (CPU tokens never touch the extension).
+
+    Args:
+        backend (str): ``'auto'``, ``'torch'`` or ``'cuda'``.
+        device (torch.device): where the tokens are.
+
+    Returns:
+        str: ``'torch'`` or ``'cuda'``.
+
+    Raises:
+        ValueError: for another backend name.
+        ExtensionUnavailableError: (a RuntimeError) for ``'cuda'`` when the kernel cannot run,
+            saying why.
+    """
+    if backend not in CLUSTERING_BACKENDS:
+        raise ValueError(f'spatial clustering: backend must be one of {CLUSTERING_BACKENDS}, '
+                         f'got {backend!r}')
+    if backend == 'torch':
+        return 'torch'
+    on_gpu = torch.device(device).type == 'cuda'
+    if backend == 'auto':
+        return 'cuda' if on_gpu and _cuda_kernel_available() else 'torch'
+    if not on_gpu or not _cuda_kernel_available():
+        from s3pt_mm.ops.ext_loader import ExtensionUnavailableError, unavailable_reason
+        from s3pt_mm.ops.spatial_clustering_cuda import SPATIAL_CLUSTERING_OP
+        reason = (f'the tokens are on {device}' if not on_gpu else
+                  unavailable_reason(SPATIAL_CLUSTERING_OP))
+        raise ExtensionUnavailableError(
+            f"spatial clustering: backend='cuda' needs a CUDA device and the built "
+            f"s3pt_mm._ext, but {reason}; or use backend='auto' / 'torch'")
+    return 'cuda'
 
 
 def single_linkage_distance(distances: Tensor, assignment: Tensor, num_clusters: int) -> Tensor:
@@ -144,7 +194,8 @@ def depth_guided_spatial_clustering(tokens: Tensor,
                                     update_c: bool = True,
                                     per_image_minmax: bool = True,
                                     generator: Optional[torch.Generator] = None,
-                                    seed_indices: Optional[Tensor] = None) -> SpatialClusters:
+                                    seed_indices: Optional[Tensor] = None,
+                                    backend: str = 'auto') -> SpatialClusters:
     """Cluster each image's tokens by appearance, image position and depth (spec §5).
 
     Per image, over the n tokens of both views together (CrIBo, Lebailly et al. ICLR 2024,
@@ -168,6 +219,12 @@ def depth_guided_spatial_clustering(tokens: Tensor,
     (B, n, n) distance matrix is built once and T_pos is a segment reduction over it.
     No Python loop over images or clusters.
 
+    Two implementations (``backend``): this module's tensor code (``'torch'``, the reference)
+    and a fused CUDA kernel (``'cuda'``, :mod:`s3pt_mm.ops.spatial_clustering_cuda`: a few
+    launches per iteration, O(B·n·k) memory, deterministic). Both use the same seeds (drawn
+    here) and follow the same steps in the same floating-point order; only the summation order
+    of reductions differs, so they agree to rounding (an assignment can differ at a near-tie).
+
     Args:
         tokens (Tensor): (B, n, D) teacher last-layer patch tokens of both views concatenated.
         positions (Tensor): (B, n, 2) token positions (x, y) in original-image pixels.
@@ -187,15 +244,21 @@ def depth_guided_spatial_clustering(tokens: Tensor,
         generator (torch.Generator, optional): RNG for the seeds, drawn on each call; the
             global RNG of the tokens' device when None.
         seed_indices (Tensor, optional): (B, k) int64 distinct token indices to use as seeds
-            instead of drawing them (tests, reproducing a run).
+            instead of drawing them (tests, reproducing a run). The CUDA backend checks them.
+        backend (str): ``'auto'`` (the CUDA kernel for tokens on a GPU when ``s3pt_mm._ext`` is
+            built, else the PyTorch code), ``'torch'`` or ``'cuda'``; see
+            :func:`resolve_clustering_backend`. Defaults to ``'auto'``.
 
     Returns:
         SpatialClusters: ``assignment`` (B, n) int64, ``centroids`` (B, k, D) and
         ``cluster_marginal`` (B, k).
 
     Raises:
-        ValueError: on inconsistent shapes, k outside [1, n], non-positive iteration counts, or
-            α_depth ≠ 0 without depths.
+        ValueError: on inconsistent shapes, k outside [1, n], non-positive iteration counts,
+            α_depth ≠ 0 without depths, an unknown backend, or (CUDA backend) seeds that are
+            repeated or out of range.
+        ExtensionUnavailableError: (a RuntimeError) for ``backend='cuda'`` when the kernel
+            cannot run (CPU tokens, no GPU, or ``s3pt_mm._ext`` not built).
     """
     if tokens.dim() != 3:
         raise ValueError(f'spatial clustering: tokens must be (B, n, D), got {tuple(tokens.shape)}')
@@ -229,7 +292,21 @@ def depth_guided_spatial_clustering(tokens: Tensor,
 
     device = tokens.device
     k = num_clusters
+    backend = resolve_clustering_backend(backend, device)
     with torch.no_grad(), torch.autocast(device_type=device.type, enabled=False):
+        drawn = seed_indices is None
+        if drawn:
+            rng_device = generator.device if generator is not None else device
+            noise = torch.rand(batch, num_tokens, generator=generator, device=rng_device)
+            seed_indices = noise.argsort(dim=1)[:, :k].to(device)
+        if backend == 'cuda':
+            from s3pt_mm.ops.spatial_clustering_cuda import spatial_clustering_cuda
+            return SpatialClusters(*spatial_clustering_cuda(
+                tokens, positions, depths, depth_valid, seed_indices, num_clusters=k,
+                n_iter=n_iter, sinkhorn_iterations=sinkhorn_iterations, lam=lam,
+                alpha_pos=alpha_pos, alpha_depth=alpha_depth, update_c=update_c,
+                per_image_minmax=per_image_minmax, check_seeds=not drawn))
+
         t = F.normalize(tokens.float(), dim=-1)
         xy = positions.float()
         # (B, n, n), built once. The matmul form of cdist loses ~1 px to cancellation at
@@ -237,11 +314,6 @@ def depth_guided_spatial_clustering(tokens: Tensor,
         distances = torch.cdist(xy, xy, compute_mode='donot_use_mm_for_euclid_dist')
         if use_depth:
             d = depths.float()
-
-        if seed_indices is None:
-            rng_device = generator.device if generator is not None else device
-            noise = torch.rand(batch, num_tokens, generator=generator, device=rng_device)
-            seed_indices = noise.argsort(dim=1)[:, :k].to(device)
         seeds = seed_indices.to(device=device, dtype=torch.long)
         centroids = t.gather(1, seeds.unsqueeze(-1).expand(batch, k, t.shape[2]))  # (B, k, D)
         marginal = torch.full((batch, k), 1.0 / k, device=device)
