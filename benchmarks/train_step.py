@@ -11,7 +11,9 @@ its local crops, so that the ratio isolates what S3PT adds). Prints:
 - the shares of the S3PT step spent in the assigner (spatial clustering) and the queue
   (retrieve + enqueue);
 - on CUDA: images/s and model-FLOPs utilisation (FLOPs counted by torch's FlopCounterMode on
-  one step, divided by the step time and ``--peak-tflops``).
+  one step, divided by the step time and ``--peak-tflops``), and the queue search alone at full
+  size (2,500 images × k = 128 objects, 32 images × 64 objects per view querying) with exact
+  fp32 scores vs the bf16 shortlist + fp32 re-ranking S3PT uses on CUDA, side by side.
 """
 import argparse
 import copy
@@ -120,6 +122,32 @@ def time_steps(step, steps: int, device: str) -> float:
     return (time.perf_counter() - start) / steps
 
 
+def compare_queue_search(device: str, queries_per_view: int = 32 * 64, repeats: int = 5) -> None:
+    """Time CrossImageQueue.retrieve at S3PT's size with each search mode, side by side."""
+    from s3pt_mm.models.utils.cross_image_queue import CrossImageQueue
+    gen = torch.Generator(device=device).manual_seed(0)
+    results = {}
+    for search in ('exact', 'bf16_rerank'):
+        queue = CrossImageQueue(2500, 128, 384, search=search).to(device)
+        queue.tokens.copy_(torch.randn(queue.tokens.shape, generator=gen, device=device))
+        queue.valid.fill_(True)
+        objects = torch.randn(2, queries_per_view, 384, generator=gen, device=device)
+        queue.retrieve(objects)  # warm-up
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            match = queue.retrieve(objects)
+        torch.cuda.synchronize()
+        results[search] = ((time.perf_counter() - start) / repeats, match.indices)
+        gen.manual_seed(0)  # same queue and queries for both modes
+    exact_time, exact_idx = results['exact']
+    fast_time, fast_idx = results['bf16_rerank']
+    agree = (exact_idx == fast_idx).float().mean().item()
+    print(f'queue retrieve, 2500 x 128 entries, {queries_per_view} queries per view: exact fp32 '
+          f'{exact_time * 1e3:.1f} ms, bf16 + re-rank {fast_time * 1e3:.1f} ms '
+          f'({exact_time / fast_time:.1f}x), same neighbour for {agree:.2%} of queries')
+
+
 def main() -> None:
     args = parse_args()
     MessageHub.get_current_instance().update_info('max_iters', 1000)
@@ -173,6 +201,7 @@ def main() -> None:
             mfu = flops / seconds / (args.peak_tflops * 1e12)
             print(f'{name}: {flops / 1e12:.2f} TFLOP per step, model-FLOPs utilisation '
                   f'{mfu:.1%} of {args.peak_tflops:.0f} TFLOP/s')
+        compare_queue_search(args.device)
 
 
 if __name__ == '__main__':

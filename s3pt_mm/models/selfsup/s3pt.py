@@ -40,8 +40,10 @@ class S3PT(BaseSelfSupervisor):
         assigner (dict, optional): a ``DepthGuidedSinkhornAssigner`` (``TASK_UTILS``); None
             trains the image-level loss only (DINO). Defaults to None.
         queue (dict, optional): :class:`CrossImageQueue` arguments ``queue_size`` (and
-            optionally ``max_chunk_elements``); None disables the cross-image loss. Needs an
-            assigner. Defaults to None.
+            optionally ``max_chunk_elements``, ``search``, ``candidates``: by default the queue
+            is searched with a bf16 shortlist and exact fp32 re-ranking on CUDA, exactly in
+            fp32 on CPU); None disables the cross-image loss. Needs an assigner. Defaults to
+            None.
         base_momentum (float): EMA momentum in mmengine's convention
             (``teacher = (1 − m)·teacher + m·student``), annealed to 0 with a cosine over all
             iterations: 0.004 is DINO's 0.996 → 1. Defaults to 0.004.

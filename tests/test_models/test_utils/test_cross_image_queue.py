@@ -6,7 +6,7 @@ import torch
 import torch.distributed as dist
 
 from s3pt_mm.models.utils.cross_image_queue import (CrossImageQueue, cycle_consistent,
-                                                    nearest_neighbours)
+                                                    nearest_neighbours, resolve_search)
 from s3pt_mm.testing import init_gloo_rank, run_ranks
 
 
@@ -73,6 +73,56 @@ def test_nearest_neighbours_chunked_equals_brute_force():
     expected = cos.masked_fill(~valid, -2).argmax(dim=1)
     assert found.all() and torch.equal(index, expected)
     assert valid[index].all()
+
+
+@pytest.mark.parametrize('chunk_elements', [2**27, 5000])
+def test_bf16_rerank_equals_exact_search(chunk_elements):
+    """The bf16 shortlist + fp32 re-ranking returns the exact nearest neighbour.
+
+    Realistic geometry: object tokens in clusters (400 centres, spread 0.3), so that many bank
+    rows are close to each query and bf16 scores alone would pick a wrong row.
+    """
+    gen = torch.Generator().manual_seed(0)
+    centres = torch.randn(400, 384, generator=gen)
+    bank = centres[torch.randint(0, 400, (20000,), generator=gen)] + \
+        0.3 * torch.randn(20000, 384, generator=gen)
+    bank = bank * (1 + 3 * torch.rand(20000, 1, generator=gen))  # un-normalised, like tokens
+    queries = centres[torch.randint(0, 400, (300,), generator=gen)] + \
+        0.3 * torch.randn(300, 384, generator=gen)
+    valid = torch.rand(20000, generator=gen) > 0.2
+    exact, found = nearest_neighbours(queries, bank, valid, chunk_elements, search='exact')
+    fast, fast_found = nearest_neighbours(queries, bank, valid, chunk_elements,
+                                          search='bf16_rerank', candidates=16)
+    assert found.all() and fast_found.all() and valid[fast].all()
+    assert torch.equal(fast, exact)
+    # bf16 scores alone (a shortlist of 1) are wrong for a share of the queries: the
+    # re-ranking is what makes the search exact.
+    coarse, _ = nearest_neighbours(queries, bank, valid, chunk_elements,
+                                   search='bf16_rerank', candidates=1)
+    assert (coarse != exact).float().mean() > 0.05
+
+
+def test_bf16_rerank_with_few_valid_rows_and_no_valid_row():
+    gen = torch.Generator().manual_seed(1)
+    queries, bank = torch.randn(7, 16, generator=gen), torch.randn(40, 16, generator=gen)
+    valid = torch.zeros(40, dtype=torch.bool)
+    valid[[3, 17, 29]] = True  # fewer valid rows than candidates
+    exact, _ = nearest_neighbours(queries, bank, valid, search='exact')
+    fast, found = nearest_neighbours(queries, bank, valid, search='bf16_rerank', candidates=16)
+    assert found.all() and torch.equal(fast, exact)
+    _, none = nearest_neighbours(queries, bank, torch.zeros(40, dtype=torch.bool),
+                                 search='bf16_rerank')
+    assert not none.any()
+
+
+def test_search_mode_resolution_and_errors():
+    assert resolve_search('auto', torch.device('cpu')) == 'exact'
+    assert resolve_search('auto', torch.device('cuda')) == 'bf16_rerank'
+    assert resolve_search('exact', torch.device('cuda')) == 'exact'
+    with pytest.raises(ValueError, match='search must be one of'):
+        CrossImageQueue(queue_size=2, num_objects=2, embed_dims=3, search='faiss')
+    with pytest.raises(ValueError, match='candidates must be >= 1'):
+        CrossImageQueue(queue_size=2, num_objects=2, embed_dims=3, candidates=0)
 
 
 def test_cycle_consistent_function():
