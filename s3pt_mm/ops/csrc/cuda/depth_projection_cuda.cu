@@ -24,6 +24,8 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
+#include "../common/rounded_math.cuh"
+
 #include <cstdint>
 #include <limits>
 
@@ -31,30 +33,10 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// float64 operations rounded one by one (never contracted into a fused multiply-add).
-__host__ __device__ inline double mul_rn(double a, double b) {
-#ifdef __CUDA_ARCH__
-  return __dmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-
-__host__ __device__ inline double add_rn(double a, double b) {
-#ifdef __CUDA_ARCH__
-  return __dadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-
-__host__ __device__ inline double div_rn(double a, double b) {
-#ifdef __CUDA_ARCH__
-  return __ddiv_rn(a, b);
-#else
-  return a / b;
-#endif
-}
+using s3pt_mm::add_rn;
+using s3pt_mm::div_rn;
+using s3pt_mm::mul_rn;
+using s3pt_mm::sub_rn;
 
 // row . (x, y, z, 1) as the torch path computes it: ((x r0 + y r1) + z r2) + r3.
 __host__ __device__ inline double affine_row(double x, double y, double z, const double* row) {

@@ -42,6 +42,8 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
+#include "../common/rounded_math.cuh"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -60,38 +62,10 @@ constexpr float kGauss0 = 0.0625f, kGauss1 = 0.25f, kGauss2 = 0.375f;
 // ---------------------------------------------------------------------------------------
 // Arithmetic shared by the CUDA kernels and their CPU copies
 // ---------------------------------------------------------------------------------------
-// float32 operations rounded one by one (never contracted into a fused multiply-add).
-__host__ __device__ inline float mul_rn(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-
-__host__ __device__ inline float add_rn(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return __fadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-
-__host__ __device__ inline float sub_rn(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return __fsub_rn(a, b);
-#else
-  return a - b;
-#endif
-}
-
-__host__ __device__ inline float div_rn(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return __fdiv_rn(a, b);
-#else
-  return a / b;
-#endif
-}
+using s3pt_mm::add_rn;
+using s3pt_mm::div_rn;
+using s3pt_mm::mul_rn;
+using s3pt_mm::sub_rn;
 
 __host__ __device__ inline int imin(int a, int b) { return a < b ? a : b; }
 __host__ __device__ inline int imax(int a, int b) { return a > b ? a : b; }
