@@ -26,6 +26,7 @@ from s3pt_mm.models.utils import spatial_clustering as sc
 from s3pt_mm.ops.ext_loader import ExtensionUnavailableError
 from s3pt_mm.ops.spatial_clustering_cuda import (check_seed_indices,
                                                  spatial_clustering_cuda_available)
+from s3pt_mm.testing.toy_scenes import cluster_purity, two_plane_scene
 
 SIMT_DIR = Path(__file__).resolve().parents[1] / 'simt_emulator'
 MIN_AGREEMENT = 0.999  # the issue's bar: fraction of tokens with the reference's cluster
@@ -46,29 +47,6 @@ def random_inputs(batch, n, dim, seed, invalid_fraction=0.3):
 def random_seeds(batch, n, k, seed):
     g = torch.Generator().manual_seed(seed)
     return torch.stack([torch.randperm(n, generator=g)[:k] for _ in range(batch)])
-
-
-def two_plane_scene(arrangement, seed):
-    """The two-depth-plane toy of test_spatial_clustering.py: two views of 8x8 look-alike tokens
-    on planes at 5 m and 30 m (left / right halves, or interleaved columns)."""
-    ys, xs = torch.meshgrid(torch.arange(8), torch.arange(8), indexing='ij')
-    centres = torch.stack([xs, ys], -1).reshape(-1, 2).float() * 16 + 8
-    column = xs.reshape(-1)
-    near = column < 4 if arrangement == 'halves' else column % 2 == 0
-    positions = torch.cat([centres, centres * 0.75 + 20])
-    near = torch.cat([near, near])
-    depths = torch.where(near, 5.0, 30.0)
-    g = torch.Generator().manual_seed(seed)
-    tokens = F.normalize(torch.ones(128, 32), dim=-1) + 1e-3 * torch.randn(128, 32, generator=g)
-    return tokens[None], positions[None], depths[None], near
-
-
-def purity(assignment, near):
-    majority = 0
-    for j in assignment.unique():
-        on_near = near[assignment == j]
-        majority += max(on_near.sum().item(), (~on_near).sum().item())
-    return majority / assignment.numel()
 
 
 # (batch, n, dim, k, sinkhorn_iterations, alpha_depth, update_c, per_image_minmax,
@@ -267,7 +245,7 @@ def test_simt_kernel_two_plane_toy(simt_op, arrangement):
         out = run_op(simt_op, tokens, positions, depths, valid, seeds, **kwargs)
         ref = depth_guided_spatial_clustering(tokens, positions, depths, valid,
                                               seed_indices=seeds, backend='torch', **kwargs)
-        assert purity(out[0][0], near) == 1.0, f'seed {seed}: a cluster spans both planes'
+        assert cluster_purity(out[0][0], near) == 1.0, f'seed {seed}: a cluster spans both planes'
         assert torch.equal(out[0], ref.assignment), f'seed {seed}'
 
 
@@ -343,7 +321,8 @@ def test_cuda_two_plane_toy():
             ref = depth_guided_spatial_clustering(
                 tokens, positions, depths, num_clusters=8, backend='torch',
                 generator=torch.Generator().manual_seed(seed))  # same seeds
-            assert purity(out.assignment[0].cpu(), near) == 1.0, f'{arrangement}, seed {seed}'
+            assert cluster_purity(out.assignment[0].cpu(), near) == 1.0, \
+                f'{arrangement}, seed {seed}'
             agree += (out.assignment == ref.assignment).sum().item()
             total += out.assignment.numel()
     assert agree / total >= MIN_AGREEMENT

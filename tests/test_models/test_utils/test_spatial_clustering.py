@@ -9,6 +9,7 @@ from torch.utils._pytree import tree_flatten
 from s3pt_mm.models.utils import SpatialClusters, depth_guided_spatial_clustering
 from s3pt_mm.models.utils.spatial_clustering import (cluster_mean_depth, depth_cost,
                                                      positional_cost, single_linkage_distance)
+from s3pt_mm.testing.toy_scenes import cluster_purity, two_plane_scene
 
 INF = float('inf')
 
@@ -193,32 +194,6 @@ def test_outputs_describe_the_final_assignment():
 
 
 # ---------------------------------------------------------------- the two-depth-plane toy
-def two_plane_scene(arrangement: str, seed: int):
-    """Two views (8×8 tokens each, 16 px patches; the second a 0.75× zoom shifted by 20 px) of a
-    scene whose tokens all look alike (unit vector + 1e-3 noise) and lie on two fronto-parallel
-    planes at 5 m and 30 m: left half / right half, or interleaved columns that position alone
-    cannot separate."""
-    ys, xs = torch.meshgrid(torch.arange(8), torch.arange(8), indexing='ij')
-    centres = torch.stack([xs, ys], -1).reshape(-1, 2).float() * 16 + 8
-    column = xs.reshape(-1)
-    near = column < 4 if arrangement == 'halves' else column % 2 == 0
-    positions = torch.cat([centres, centres * 0.75 + 20])
-    near = torch.cat([near, near])
-    depths = torch.where(near, 5.0, 30.0)
-    g = torch.Generator().manual_seed(seed)
-    tokens = F.normalize(torch.ones(128, 32), dim=-1) + 1e-3 * torch.randn(128, 32, generator=g)
-    return tokens[None], positions[None], depths[None], near
-
-
-def purity(assignment, near):
-    """Fraction of tokens in their cluster's majority plane (1 = no cluster mixes planes)."""
-    majority = 0
-    for j in assignment.unique():
-        on_near = near[assignment == j]
-        majority += max(on_near.sum().item(), (~on_near).sum().item())
-    return majority / assignment.numel()
-
-
 # Purity without the depth term, measured over seeds 0-9: halves 0.84-0.97, interleaved
 # 0.54-0.63 (0.5 = chance).
 @pytest.mark.parametrize('arrangement, max_purity_without_depth', [('halves', 0.98),
@@ -232,8 +207,8 @@ def test_two_plane_toy_depth_term_splits_the_planes(arrangement, max_purity_with
         without = depth_guided_spatial_clustering(
             tokens, positions, depths, num_clusters=8, alpha_depth=0.0,
             generator=torch.Generator().manual_seed(seed)).assignment[0]  # same seeds
-        assert purity(with_depth, near) == 1.0, f'seed {seed}: a cluster spans both planes'
-        assert purity(without, near) < max_purity_without_depth, f'seed {seed}'
+        assert cluster_purity(with_depth, near) == 1.0, f'seed {seed}: a cluster spans both planes'
+        assert cluster_purity(without, near) < max_purity_without_depth, f'seed {seed}'
 
 
 # ---------------------------------------------------------------- memory, batching, RNG
@@ -362,4 +337,4 @@ def test_cuda_matches_cpu():
     out = depth_guided_spatial_clustering(tokens.cuda(), positions.cuda(), depths.cuda(),
                                           num_clusters=8,
                                           generator=torch.Generator('cuda').manual_seed(0))
-    assert purity(out.assignment[0].cpu(), near) == 1.0
+    assert cluster_purity(out.assignment[0].cpu(), near) == 1.0
