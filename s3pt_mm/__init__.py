@@ -11,5 +11,9 @@ register_checkpoint_safe_globals()
 
 # Registration side effects: every module below registers itself on import.
 from . import datasets, det3d, engine, models, segmentation  # noqa: E402,F401
+from .ops.spconv_cpu import enable_spconv_cpu_backward  # noqa: E402
+
+# spconv's CPU wheel has no usable backward; route CPU tensors through ours (no-op without it).
+enable_spconv_cpu_backward()
 
 __all__ = ['__version__', 'register_checkpoint_safe_globals']
