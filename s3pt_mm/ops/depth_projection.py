@@ -7,7 +7,7 @@ from torch import Tensor
 
 from . import ext_loader
 
-__all__ = ['project_points_to_depth']
+__all__ = ['project_points_to_depth', 'project_points_to_pixels']
 
 ArrayLike = Union[np.ndarray, Tensor, Sequence]
 
@@ -128,6 +128,81 @@ def project_points_to_depth(points: Union[np.ndarray, Tensor],
     else:
         depth = _project_numpy(xyz, proj, height, width, min_depth)
     return depth if (l2c_batched or c2i_batched) else depth[0]
+
+
+def project_points_to_pixels(points: Union[np.ndarray, Tensor],
+                             lidar2cam: ArrayLike,
+                             cam2img: ArrayLike,
+                             img_shape: Sequence,
+                             min_depth: float = 0.1,
+                             rounding: str = 'nearest') -> Tuple[np.ndarray, ...]:
+    """Point-to-pixel pairs: every (point, camera) whose projection lands inside the image.
+
+    The same projection as :func:`project_points_to_depth` (``p = cam2img . lidar2cam .
+    [x, y, z, 1]``, depth ``z = p_2``, kept when ``z > min_depth``), without the z-buffer:
+    a pixel may receive several points and a point may land in several cameras, which is
+    what point-pixel contrastive methods pair (SLidR / CSC keep occluded points too).
+
+    Args:
+        points (np.ndarray | Tensor): (N, C >= 3) LiDAR points, columns x, y, z first.
+        lidar2cam (array-like): (4, 4) / (3, 4), or (Ncam, ...) batched.
+        cam2img (array-like): (3, 3) / (3, 4) / (4, 4), or (Ncam, ...) batched.
+        img_shape (sequence): ``(H, W)`` or one equal ``(H, W)`` per camera.
+        min_depth (float): smallest kept depth in metres, > 0. Defaults to 0.1.
+        rounding (str): ``'nearest'`` puts a point on the nearest pixel centre, row
+            ``floor(v + 0.5)`` (this module's convention, the depth maps'); ``'floor'`` on
+            row ``floor(v)``, column ``floor(u)`` (SLidR's / CSC's pairing). Defaults to
+            ``'nearest'``.
+
+    Returns:
+        Tuple[np.ndarray, ...]: ``(point_index, camera, row, col, depth)``, each (M,):
+        int64 index into ``points``, int64 camera index (0 for unbatched calibrations),
+        int64 pixel row and column, float32 depth in metres; ordered by camera then point.
+        Numpy arrays for any input (pairing is a data-pipeline step).
+
+    Raises:
+        ValueError: as :func:`project_points_to_depth` for bad points / calibrations /
+            shapes, and for an unknown ``rounding``.
+    """
+    if rounding not in ('nearest', 'floor'):
+        raise ValueError(f"rounding must be 'nearest' or 'floor', got {rounding!r}")
+    if isinstance(points, Tensor):
+        points = points.detach().cpu().numpy()
+    if not isinstance(points, np.ndarray) or points.ndim != 2 or points.shape[1] < 3:
+        raise ValueError(f'points must be an (N, C >= 3) array, got '
+                         f'{getattr(points, "shape", type(points).__name__)}')
+    min_depth = float(min_depth)
+    if not (np.isfinite(min_depth) and min_depth > 0):
+        raise ValueError(f'min_depth must be a finite positive number, got {min_depth}')
+    l2c = _as_float64(lidar2cam, 'lidar2cam', points)
+    c2i = _as_float64(cam2img, 'cam2img', points)
+    l2c_batched = _check_matrix(l2c, 'lidar2cam', ((4, 4), (3, 4)))
+    c2i_batched = _check_matrix(c2i, 'cam2img', ((3, 3), (3, 4), (4, 4)))
+    num_cams = _num_cameras(l2c, l2c_batched, c2i, c2i_batched)
+    height, width = _check_img_shape(img_shape, num_cams if (l2c_batched or c2i_batched)
+                                     else None)
+    xyz = points[:, :3].astype(np.float64)
+    if not np.isfinite(xyz).all():
+        bad = np.flatnonzero(~np.isfinite(xyz).all(axis=1))
+        raise ValueError(f'points has {bad.size} row(s) with NaN or inf in x, y, z (first '
+                         f'indices: {bad[:5].tolist()}); drop them before projecting')
+    proj = np.broadcast_to((_to_4x4(c2i) @ _to_4x4(l2c))[..., :3, :], (num_cams, 3, 4))
+    shift = 0.5 if rounding == 'nearest' else 0.0
+    out = [[], [], [], [], []]
+    for cam in range(num_cams):
+        rot, trans = proj[cam, :, :3], proj[cam, :, 3]
+        z = xyz @ rot[2] + trans[2]
+        keep = np.flatnonzero(z > min_depth)
+        z, q = z[keep], xyz[keep]
+        u = (q @ rot[0] + trans[0]) / z + shift
+        v = (q @ rot[1] + trans[1]) / z + shift
+        inside = (u >= 0) & (u < width) & (v >= 0) & (v < height)
+        out[0].append(keep[inside])
+        out[1].append(np.full(int(inside.sum()), cam, dtype=np.int64))
+        out[2].append(v[inside].astype(np.int64))  # truncation == floor for v >= 0
+        out[3].append(u[inside].astype(np.int64))
+        out[4].append(z[inside].astype(np.float32))
+    return tuple(np.concatenate(parts) for parts in out)
 
 
 def _use_cuda_kernel(backend: str, points, min_depth: float) -> bool:

@@ -1,0 +1,17 @@
+"""CSC / SLidR: image-to-LiDAR pre-training of a 3D backbone (docs/csc.md)."""
+from .criterion import CSCCriterion
+from .losses import prototype_loss, superpixel_infonce_loss
+from .mmpb import MultiModalPrototypeBlender
+from .pairing import pair_points_with_pixels
+from .pooling import PooledSuperpixels, pool_superpixels, superpixel_majority_class
+from .prototypes import PrototypeAccumulator, class_sums
+from .superpixels import (SegmentationModelSuperpixels, SemanticMapSuperpixels,
+                          SLICSuperpixels, SuperpixelSource, build_superpixel_source)
+
+__all__ = [
+    'CSCCriterion', 'prototype_loss', 'superpixel_infonce_loss', 'MultiModalPrototypeBlender',
+    'pair_points_with_pixels', 'PooledSuperpixels', 'pool_superpixels',
+    'superpixel_majority_class', 'PrototypeAccumulator', 'class_sums',
+    'SegmentationModelSuperpixels', 'SemanticMapSuperpixels', 'SLICSuperpixels',
+    'SuperpixelSource', 'build_superpixel_source'
+]
