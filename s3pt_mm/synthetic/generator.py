@@ -11,6 +11,8 @@ and finally the nuScenes tables, map masks and the mmdet3d info pkls. Layout und
     samples/LIDAR_TOP/<stem>.pcd.bin      float32 (x, y, z, intensity, ring) LiDAR frame
     depth_gt/<CAM>/<stem>.npy             float32 (H, W) camera z in metres, 0 = sky / no depth
     semseg/<CAM>/<stem>.png               uint8 (H, W) ``classes.SEMANTIC_CLASSES`` ids
+    lidarseg/<stem>.bin                   uint8 (N,) per-point ``SEMANTIC_CLASSES`` ids
+                                          of the LIDAR_TOP sweep (``point_labels``)
     nuscenes_infos_train.pkl / _val.pkl   mmdet3d info files (val = the last scenes)
 
 with ``<stem>`` = ``<logfile>__<CHANNEL>__<timestamp us>`` like nuScenes' file names.
@@ -29,6 +31,7 @@ from .classes import visibility_token
 from .geometry import yaw_to_quaternion
 from .info_pkl import write_info_pkl
 from .lidar import LidarSpec, simulate_lidar
+from .point_labels import lidar_point_labels, lidarseg_path
 from .nuscenes_tables import (AnnotationRecord, SampleDataRecord, SampleRecord, SceneRecord,
                               make_token, write_map_mask, write_nuscenes_tables)
 from .renderer import render_camera
@@ -146,6 +149,8 @@ def generate_scene(config: SyntheticConfig, out_dir: str, scene_index: int,
         stem = f'{logfile}__{LIDAR_TOP.channel}__{timestamp}'
         lidar_file = f'samples/{LIDAR_TOP.channel}/{stem}.pcd.bin'
         scan.points.tofile(root / lidar_file)
+        lidar_point_labels(scan.points, scan.part, parts, scene.layout,
+                           lidar2world).tofile(lidarseg_path(root, lidar_file))
         sample.data[LIDAR_TOP.channel] = SampleDataRecord(
             token=make_token(seed, 'sample_data', scene_index, k, LIDAR_TOP.channel),
             channel=LIDAR_TOP.channel, filename=lidar_file, width=0, height=0, fileformat='pcd',
@@ -247,6 +252,7 @@ def generate_dataset(out_dir: str, config: SyntheticConfig, workers: int = 1,
         raise ValueError(f'workers must be >= 1, got {workers}')
     start = time.perf_counter()
     root = Path(out_dir)
+    (root / 'lidarseg').mkdir(parents=True, exist_ok=True)
     for channel in [c.channel for c in CAMERAS] + [LIDAR_TOP.channel]:
         (root / 'samples' / channel).mkdir(parents=True, exist_ok=True)
     for channel in [c.channel for c in CAMERAS]:
