@@ -1,7 +1,9 @@
 """Pre-training datasets and transforms, registered into mmpretrain's registries."""
 from .nuscenes_camera_dataset import NUSCENES_CAMERAS, NuScenesCameraDataset
-from .transforms import (CompleteDepth, LoadLidarPoints, LoadPrecomputedDepth,
+from .transforms import (CompleteDepth, LoadCameraImage, LoadLidarPoints, LoadPrecomputedDepth,
                          MultiCropWithDepth, ProjectLidarToDepth)
+from .validation import DataValidationError
 
-__all__ = ['NuScenesCameraDataset', 'NUSCENES_CAMERAS', 'LoadLidarPoints', 'ProjectLidarToDepth',
-           'CompleteDepth', 'LoadPrecomputedDepth', 'MultiCropWithDepth']
+__all__ = ['NuScenesCameraDataset', 'NUSCENES_CAMERAS', 'LoadCameraImage', 'LoadLidarPoints',
+           'ProjectLidarToDepth', 'CompleteDepth', 'LoadPrecomputedDepth', 'MultiCropWithDepth',
+           'DataValidationError']

@@ -9,7 +9,10 @@ from mmengine.registry import DefaultScope
 from mmpretrain.registry import DATASETS, TRANSFORMS
 
 from .depth_io import precomputed_depth_path
-from .nuscenes_infos import NUSCENES_DATA_PREFIX, load_nuscenes_infos
+from .nuscenes_infos import NUSCENES_DATA_PREFIX, BadSample, load_nuscenes_infos
+from .transforms.sample_context import describe_sample
+from .validation import (MAX_SENSOR_TRANSLATION, check_image_file, check_intrinsics,
+                         check_rigid_transform)
 
 #: The six nuScenes cameras, in mmdet3d's info order.
 NUSCENES_CAMERAS = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK',
@@ -58,14 +61,27 @@ class NuScenesCameraDataset(BaseDataset):
         depth_prefix (str, optional): folder of precomputed depth below ``data_root`` (see
             ``tools/precompute_depth.py``); sets ``depth_path``. Defaults to None.
         img_shape (Tuple[int, int], optional): info-file source only: the (H, W) every image
-            must have (mmdet3d infos do not record it; nuScenes: (900, 1600)). Defaults to
-            None (only the principal-point check of ProjectLidarToDepth applies).
+            must have (mmdet3d nuScenes infos do not record it; nuScenes: (900, 1600); an
+            info that states ``height`` / ``width`` per image, as KITTI's do, is checked
+            against those). Defaults to None (only the principal-point checks apply).
+        validate_files (bool): before the pipeline runs on an item, check its image file from
+            the header (:func:`~s3pt_mm.datasets.validation.check_image_file`: non-empty, a
+            whole JPEG/PNG, the recorded size, the principal point inside and near the
+            centre), so a broken file fails naming the file instead of inside OpenCV.
+            ~0.2 ms per item. Defaults to True.
+        skip_bad_samples (bool): leave out info entries (or devkit records) that fail a check
+            and list them in :attr:`bad_samples` instead of raising. Defaults to False.
         **kwargs: ``pipeline``, ``indices``, ``serialize_data``, ``lazy_init``, ... of
             :class:`mmengine.dataset.BaseDataset`.
 
+    Attributes:
+        bad_samples (List[BadSample]): entries left out by ``skip_bad_samples``.
+
     Raises:
         ValueError: on a bad source combination, an unknown camera or split, or a malformed
-            info entry (naming the pkl / sample / key).
+            info entry (naming the pkl / sample / key);
+            :class:`~s3pt_mm.datasets.validation.DataValidationError` (a ValueError) when an
+            item's image file is broken or does not match its calibration (on access).
         FileNotFoundError: if the info file, the devkit tables or a sensor file is missing.
     """
 
@@ -79,6 +95,8 @@ class NuScenesCameraDataset(BaseDataset):
                  data_prefix: Optional[Mapping[str, str]] = None,
                  depth_prefix: Optional[str] = None,
                  img_shape: Optional[Tuple[int, int]] = None,
+                 validate_files: bool = True,
+                 skip_bad_samples: bool = False,
                  **kwargs) -> None:
         if bool(ann_file) == bool(version):
             raise ValueError('give exactly one source: ann_file (an mmdet3d info pkl) or '
@@ -95,6 +113,9 @@ class NuScenesCameraDataset(BaseDataset):
         self.with_sweeps = with_sweeps
         self.depth_prefix = depth_prefix
         self.img_shape = tuple(img_shape) if img_shape is not None else None
+        self.validate_files = validate_files
+        self.skip_bad_samples = skip_bad_samples
+        self.bad_samples: List[BadSample] = []
         # load_nuscenes_infos joins data_root itself; keep the prefixes relative.
         self._file_prefix = dict(NUSCENES_DATA_PREFIX if data_prefix is None else data_prefix)
         kwargs['pipeline'] = _build_transforms(kwargs.get('pipeline', []))
@@ -116,24 +137,43 @@ class NuScenesCameraDataset(BaseDataset):
                                                             info['img_path'])
         return infos
 
+    def prepare_data(self, idx: int):
+        """The item's info through the pipeline, after :func:`check_image_file` on its image
+        (with ``validate_files``)."""
+        info = self.get_data_info(idx)
+        if self.validate_files:
+            check_image_file(info['img_path'], info.get('expected_img_shape'),
+                             cam2img=info['cam2img'], where=describe_sample(info))
+        return self.pipeline(info)
+
     def _load_info_file(self) -> List[dict]:
+        bad = self.bad_samples if self.skip_bad_samples else None
         samples = load_nuscenes_infos(self.ann_file, data_root=self.data_root or None,
-                                      data_prefix=self._file_prefix)
+                                      data_prefix=self._file_prefix, bad=bad)
         infos = []
         for sample in samples:
             missing = [c for c in self.cameras if c not in sample.cameras]
+            where = f'{self.ann_file}: data_list[{sample.index}] (token {sample.token!r})'
             if missing:
-                raise ValueError(f'{self.ann_file}: data_list[{sample.index}] (token '
-                                 f'{sample.token!r}) has no camera(s) {missing}; it has '
-                                 f'{list(sample.cameras)}')
+                error = ValueError(f'{where} has no camera(s) {missing}; it has '
+                                   f'{list(sample.cameras)}')
+                if bad is None:
+                    raise error
+                bad.append(BadSample(sample.index, sample.token, error))
+                continue
             for channel in self.cameras:
                 cam = sample.cameras[channel]
+                shape = cam.img_shape or self.img_shape
+                if cam.img_shape and self.img_shape and cam.img_shape != self.img_shape:
+                    raise ValueError(f'{where}: images.{channel} states a size of '
+                                     f'{cam.img_shape} (HxW), the dataset\'s img_shape is '
+                                     f'{self.img_shape}')
                 infos.append(dict(
                     img_path=cam.img_path, lidar_path=sample.lidar_path,
                     num_pts_feats=sample.num_pts_feats, cam2img=cam.cam2img,
                     lidar2cam=cam.lidar2cam, channel=channel, sample_token=sample.token,
                     sample_data_token=cam.sample_data_token, timestamp=cam.timestamp,
-                    is_key_frame=True, expected_img_shape=self.img_shape))
+                    is_key_frame=True, expected_img_shape=shape))
         return infos
 
     def _load_devkit(self) -> List[dict]:
@@ -154,7 +194,7 @@ class NuScenesCameraDataset(BaseDataset):
                     raise ValueError(f'{table_dir}: sample {sample["token"]} has no '
                                      f'{channel} image')
                 cam = nusc.get('sample_data', sample['data'][channel])
-                infos.append(self._devkit_info(nusc, cam, lidar, sample['token']))
+                self._append_devkit_info(infos, nusc, cam, lidar, sample['token'])
         if self.with_sweeps:
             infos += self._devkit_sweeps(nusc, scenes)
         return infos
@@ -202,31 +242,50 @@ class NuScenesCameraDataset(BaseDataset):
             after = int(np.searchsorted(t, cam['timestamp']))
             k = min((i for i in (after - 1, after) if 0 <= i < len(t)),
                     key=lambda i: abs(t[i] - cam['timestamp']))
-            infos.append(self._devkit_info(nusc, cam, lidar_by_scene[scene][k],
-                                           cam['sample_token']))
+            self._append_devkit_info(infos, nusc, cam, lidar_by_scene[scene][k],
+                                     cam['sample_token'])
         return infos
+
+    def _append_devkit_info(self, infos: List[dict], nusc, cam: dict, lidar: dict,
+                            sample_token: str) -> None:
+        """Append one devkit item, or record it in ``bad_samples`` with ``skip_bad_samples``."""
+        try:
+            infos.append(self._devkit_info(nusc, cam, lidar, sample_token))
+        except ValueError as e:
+            if not self.skip_bad_samples:
+                raise
+            self.bad_samples.append(BadSample(len(infos), sample_token, e))
 
     def _devkit_info(self, nusc, cam: dict, lidar: dict, sample_token: str) -> dict:
         cam_cs = nusc.get('calibrated_sensor', cam['calibrated_sensor_token'])
         lidar_cs = nusc.get('calibrated_sensor', lidar['calibrated_sensor_token'])
+        where = (f'{self.version}: calibrated_sensor {cam_cs["token"]} of image '
+                 f'{cam["filename"]!r} (sample {sample_token})')
         cam2img = np.asarray(cam_cs['camera_intrinsic'], dtype=np.float64)
         if cam2img.shape != (3, 3):
-            raise ValueError(f'{self.version}: calibrated_sensor {cam_cs["token"]} of image '
-                             f'{cam["filename"]!r}: camera_intrinsic must be 3x3, got shape '
+            raise ValueError(f'{where}: camera_intrinsic must be 3x3, got shape '
                              f'{cam2img.shape}')
+        img_shape = (int(cam['height']), int(cam['width']))
+        check_intrinsics(cam2img, img_shape, where=where, name='camera_intrinsic')
         lidar2ego = _pose(lidar_cs)
         ego2global_lidar = _pose(nusc.get('ego_pose', lidar['ego_pose_token']))
         cam2ego = _pose(cam_cs)
         ego2global_cam = _pose(nusc.get('ego_pose', cam['ego_pose_token']))
+        for name, pose in (('camera pose', cam2ego), ('LiDAR pose', lidar2ego),
+                           ('camera ego pose', ego2global_cam),
+                           ('LiDAR ego pose', ego2global_lidar)):
+            check_rigid_transform(pose, where=where, name=name)
         lidar2cam = (np.linalg.inv(cam2ego) @ np.linalg.inv(ego2global_cam)
                      @ ego2global_lidar @ lidar2ego)
+        check_rigid_transform(lidar2cam, where=where, name='lidar2cam',
+                              max_translation=MAX_SENSOR_TRANSLATION)
         return dict(
             img_path=osp.join(self.data_root, cam['filename']),
             lidar_path=osp.join(self.data_root, lidar['filename']), num_pts_feats=5,
             cam2img=cam2img, lidar2cam=lidar2cam, channel=cam['channel'],
             sample_token=sample_token, sample_data_token=cam['token'],
             timestamp=cam['timestamp'] / 1e6, is_key_frame=bool(cam['is_key_frame']),
-            expected_img_shape=(int(cam['height']), int(cam['width'])))
+            expected_img_shape=img_shape)
 
 
 def _build_transforms(pipeline: Sequence) -> list:

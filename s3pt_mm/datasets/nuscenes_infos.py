@@ -15,13 +15,15 @@ folder and ``data_prefix`` to ``{}`` (files beside the pkl, as in the real keyfr
 ``../shared/data/nuscenes_sample``); for a standard nuScenes / synthetic layout pass
 ``data_prefix=NUSCENES_DATA_PREFIX``. The module itself uses only numpy (no OpenMMLab import).
 """
-import os.path as osp
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Union
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
+
+from .validation import (MAX_SENSOR_TRANSLATION, DataValidationError, check_intrinsics,
+                         check_lidar_file, check_rigid_transform, load_lidar_file)
 
 #: mmdet3d's default nuScenes ``data_prefix``: sensor files under ``samples/<CHANNEL>``.
 NUSCENES_DATA_PREFIX: Dict[str, str] = {
@@ -48,6 +50,8 @@ class NuScenesCamera:
         lidar2cam (np.ndarray): (4, 4) float64 LiDAR -> camera transform.
         sample_data_token (str): nuScenes ``sample_data`` token of the image.
         timestamp (float): capture time in seconds.
+        img_shape (Tuple[int, int], optional): (H, W) when the info states it (``height`` /
+            ``width``, as KITTI infos do; nuScenes infos do not). Defaults to None.
     """
 
     img_path: str
@@ -56,6 +60,7 @@ class NuScenesCamera:
     lidar2cam: np.ndarray
     sample_data_token: str
     timestamp: float
+    img_shape: Optional[Tuple[int, int]] = None
 
     @property
     def lidar2img(self) -> np.ndarray:
@@ -105,8 +110,8 @@ class _Context:
     def __init__(self, pkl: str, index: int, token: str) -> None:
         self.where = f'{pkl}: data_list[{index}] (token {token!r})'
 
-    def error(self, key: str, problem: str) -> ValueError:
-        return ValueError(f'{self.where}: {key} {problem}')
+    def error(self, key: str, problem: str) -> DataValidationError:
+        return DataValidationError(self.where, f'{key} {problem}')
 
     def get(self, mapping: Mapping, key: str, prefix: str = ''):
         if not isinstance(mapping, Mapping):
@@ -116,26 +121,51 @@ class _Context:
             raise self.error(prefix + key, 'is missing')
         return mapping[key]
 
-    def matrix(self, value, key: str, shape: tuple) -> np.ndarray:
+    def matrix(self, value, key: str, max_translation: Optional[float] = None) -> np.ndarray:
+        """A (4, 4) rigid transform (:func:`check_rigid_transform`)."""
+        return check_rigid_transform(value, where=self.where, name=key,
+                                     max_translation=max_translation)
+
+    def number(self, value, key: str) -> float:
         try:
-            m = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise self.error(key, f'is not numeric ({e})') from None
-        if m.shape != shape:
-            raise self.error(key, f'must have shape {shape}, got {m.shape}')
-        if not np.isfinite(m).all():
-            raise self.error(key, 'contains NaN or inf')
-        if shape == (4, 4) and not np.allclose(m[3], (0, 0, 0, 1)):
-            raise self.error(key, f'is not a rigid transform (last row {m[3].tolist()})')
-        return m
+            number = float(value)
+        except (TypeError, ValueError):
+            raise self.error(key, f'must be a number, got {value!r}') from None
+        if not np.isfinite(number):
+            raise self.error(key, f'must be finite, got {number}')
+        return number
 
 
-def _intrinsics(ctx: _Context, value, key: str) -> np.ndarray:
-    """3x3 intrinsics; a 4x4 with trivial last row/column (KITTI-style) is reduced to 3x3."""
-    m = np.asarray(value, dtype=np.float64) if value is not None else np.zeros(0)
+def _intrinsics(ctx: _Context, value, key: str, img_path: str,
+                img_shape: Optional[Tuple[int, int]]) -> np.ndarray:
+    """3x3 intrinsics; a 4x4 with trivial last row/column (KITTI-style) is reduced to 3x3.
+
+    Checked with :func:`check_intrinsics` (focal lengths, and against ``img_shape`` when the
+    info states the image's size).
+    """
+    try:
+        m = np.asarray(value, dtype=np.float64) if value is not None else np.zeros(0)
+    except (TypeError, ValueError) as e:
+        raise ctx.error(key, f'is not numeric ({e})') from None
     if m.shape == (4, 4) and np.allclose(m[3], (0, 0, 0, 1)) and np.allclose(m[:3, 3], 0):
         m = m[:3, :3]
-    return ctx.matrix(m, key, (3, 3))
+    if m.shape != (3, 3):
+        raise ctx.error(key, f'must have shape (3, 3), got {m.shape}')
+    return check_intrinsics(m, img_shape, where=f'{ctx.where} (image {img_path!r})', name=key)
+
+
+def _image_shape(ctx: _Context, cam: Mapping, key: str) -> Optional[Tuple[int, int]]:
+    """(H, W) from the optional ``height`` / ``width`` of an image entry (KITTI infos)."""
+    if cam.get('height') is None or cam.get('width') is None:
+        return None
+    try:
+        height, width = int(cam['height']), int(cam['width'])
+    except (TypeError, ValueError):
+        raise ctx.error(key + 'height/width', f'must be integers, got {cam["height"]!r}, '
+                        f'{cam["width"]!r}') from None
+    if height < 1 or width < 1:
+        raise ctx.error(key + 'height/width', f'must be >= 1, got {height}, {width}')
+    return height, width
 
 
 def _resolve(ctx: _Context, root: Path, prefix: Mapping[str, str], key: str, name, field: str,
@@ -145,33 +175,52 @@ def _resolve(ctx: _Context, root: Path, prefix: Mapping[str, str], key: str, nam
     path = Path(name)
     if not path.is_absolute():
         path = root / prefix.get(key, '') / path
-    if check_files and not path.is_file():
-        hint = ('' if prefix else ' (files under samples/<CHANNEL>? pass '
-                'data_prefix=NUSCENES_DATA_PREFIX)')
-        raise FileNotFoundError(f'{ctx.where}: {field} file {str(path)!r} not found{hint}')
+    if check_files:
+        if not path.is_file():
+            hint = ('' if prefix else ' (files under samples/<CHANNEL>? pass '
+                    'data_prefix=NUSCENES_DATA_PREFIX)')
+            raise FileNotFoundError(f'{ctx.where}: {field} file {str(path)!r} not found{hint}')
+        if path.stat().st_size == 0:
+            raise ctx.error(field, f'file {str(path)!r} is empty (0 bytes)')
     return str(path)
 
 
 def _parse_sample(ctx: _Context, info: Mapping, index: int, root: Path,
                   prefix: Mapping[str, str], check_files: bool) -> NuScenesSample:
+    if not isinstance(info, Mapping):
+        raise ctx.error('entry', f'must be a dict, got {type(info).__name__}')
+    token = ctx.get(info, 'token')
+    if not isinstance(token, str) or not token:
+        raise ctx.error('token', f'must be a non-empty string, got {token!r}')
     lidar = ctx.get(info, 'lidar_points')
     num_feats = ctx.get(lidar, 'num_pts_feats', 'lidar_points.')
     if not isinstance(num_feats, (int, np.integer)) or num_feats < 3:
         raise ctx.error('lidar_points.num_pts_feats', f'must be an integer >= 3, got {num_feats!r}')
+    lidar_path = _resolve(ctx, root, prefix, 'pts', ctx.get(lidar, 'lidar_path', 'lidar_points.'),
+                          'lidar_points.lidar_path', check_files)
+    if check_files:  # size only: a truncated or foreign-layout file, without reading it
+        check_lidar_file(lidar_path, int(num_feats),
+                         where=f'{ctx.where}: lidar_points.num_pts_feats={int(num_feats)}')
     images = ctx.get(info, 'images')
     if not isinstance(images, Mapping) or not images:
         raise ctx.error('images', 'must be a non-empty dict of cameras')
     cameras = {}
     for channel, cam in images.items():
         key = f'images.{channel}.'
+        img_path = _resolve(ctx, root, prefix, channel, ctx.get(cam, 'img_path', key),
+                            key + 'img_path', check_files)
+        img_shape = _image_shape(ctx, cam, key)
         cameras[channel] = NuScenesCamera(
-            img_path=_resolve(ctx, root, prefix, channel, ctx.get(cam, 'img_path', key),
-                              key + 'img_path', check_files),
-            cam2img=_intrinsics(ctx, ctx.get(cam, 'cam2img', key), key + 'cam2img'),
-            cam2ego=ctx.matrix(ctx.get(cam, 'cam2ego', key), key + 'cam2ego', (4, 4)),
-            lidar2cam=ctx.matrix(ctx.get(cam, 'lidar2cam', key), key + 'lidar2cam', (4, 4)),
+            img_path=img_path,
+            cam2img=_intrinsics(ctx, ctx.get(cam, 'cam2img', key), key + 'cam2img', img_path,
+                                img_shape),
+            cam2ego=ctx.matrix(ctx.get(cam, 'cam2ego', key), key + 'cam2ego',
+                               MAX_SENSOR_TRANSLATION),
+            lidar2cam=ctx.matrix(ctx.get(cam, 'lidar2cam', key), key + 'lidar2cam',
+                                 MAX_SENSOR_TRANSLATION),
             sample_data_token=str(ctx.get(cam, 'sample_data_token', key)),
-            timestamp=float(ctx.get(cam, 'timestamp', key)))
+            timestamp=ctx.number(ctx.get(cam, 'timestamp', key), key + 'timestamp'),
+            img_shape=img_shape)
     instances = ctx.get(info, 'instances')
     if not isinstance(instances, list):
         raise ctx.error('instances', f'must be a list, got {type(instances).__name__}')
@@ -181,13 +230,19 @@ def _parse_sample(ctx: _Context, info: Mapping, index: int, root: Path,
     num_pts = np.full(len(instances), -1, dtype=np.int64)
     for i, inst in enumerate(instances):
         key = f'instances[{i}].'
-        box = np.asarray(ctx.get(inst, 'bbox_3d', key), dtype=np.float64)
+        try:
+            box = np.asarray(ctx.get(inst, 'bbox_3d', key), dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise ctx.error(key + 'bbox_3d', f'is not numeric ({e})') from None
         if box.shape != (7,) or not np.isfinite(box).all():
             raise ctx.error(key + 'bbox_3d', f'must be 7 finite numbers, got {box.tolist()}')
         if (box[3:6] <= 0).any():
             raise ctx.error(key + 'bbox_3d', f'has non-positive size l, w, h = {box[3:6].tolist()}')
         boxes[i] = box
-        labels[i] = int(ctx.get(inst, 'bbox_label_3d', key))
+        label = ctx.get(inst, 'bbox_label_3d', key)
+        if not isinstance(label, (int, np.integer)) or label < -1:
+            raise ctx.error(key + 'bbox_label_3d', f'must be an integer >= -1, got {label!r}')
+        labels[i] = int(label)
         if 'velocity' in inst:
             v = np.asarray(inst['velocity'], dtype=np.float64)
             if v.shape != (2,):
@@ -196,21 +251,36 @@ def _parse_sample(ctx: _Context, info: Mapping, index: int, root: Path,
         if 'num_lidar_pts' in inst:
             num_pts[i] = int(inst['num_lidar_pts'])
     return NuScenesSample(
-        index=index, token=str(ctx.get(info, 'token')),
-        timestamp=float(ctx.get(info, 'timestamp')),
-        lidar_path=_resolve(ctx, root, prefix, 'pts', ctx.get(lidar, 'lidar_path', 'lidar_points.'),
-                            'lidar_points.lidar_path', check_files),
+        index=index, token=token,
+        timestamp=ctx.number(ctx.get(info, 'timestamp'), 'timestamp'),
+        lidar_path=lidar_path,
         num_pts_feats=int(num_feats),
         lidar2ego=ctx.matrix(ctx.get(lidar, 'lidar2ego', 'lidar_points.'),
-                             'lidar_points.lidar2ego', (4, 4)),
-        ego2global=ctx.matrix(ctx.get(info, 'ego2global'), 'ego2global', (4, 4)),
+                             'lidar_points.lidar2ego', MAX_SENSOR_TRANSLATION),
+        ego2global=ctx.matrix(ctx.get(info, 'ego2global'), 'ego2global'),
         cameras=cameras, boxes_3d=boxes, labels_3d=labels, velocities=velocities,
         num_lidar_pts=num_pts)
 
 
+@dataclass(frozen=True)
+class BadSample:
+    """An info entry skipped by :func:`load_nuscenes_infos` (``bad=[]``).
+
+    Attributes:
+        index (int): position in ``data_list``.
+        token (str): sample token (``'?'`` when the entry has none).
+        error (Exception): what was wrong (its message names the pkl, sample and key).
+    """
+
+    index: int
+    token: str
+    error: Exception
+
+
 def load_nuscenes_infos(pkl_path: PathLike, data_root: Optional[PathLike] = None,
                         data_prefix: Optional[Mapping[str, str]] = None,
-                        check_files: bool = True) -> List[NuScenesSample]:
+                        check_files: bool = True,
+                        bad: Optional[List[BadSample]] = None) -> List[NuScenesSample]:
     """Load and validate an mmdet3d nuScenes info file.
 
     Args:
@@ -220,16 +290,24 @@ def load_nuscenes_infos(pkl_path: PathLike, data_root: Optional[PathLike] = None
         data_prefix (Mapping[str, str], optional): sub-folder per key (``'pts'`` for the LiDAR,
             camera channels for images) below ``data_root``. Defaults to ``{}`` (no sub-folders);
             use ``NUSCENES_DATA_PREFIX`` for the ``samples/<CHANNEL>`` layout.
-        check_files (bool): raise ``FileNotFoundError`` when an image or LiDAR file is missing.
-            Defaults to True.
+        check_files (bool): raise ``FileNotFoundError`` when an image or LiDAR file is missing,
+            and refuse an empty file or a LiDAR file whose size is not a multiple of
+            ``4 * num_pts_feats`` (a stat per file; no file is read). Defaults to True.
+        bad (List[BadSample], optional): when given, an entry that fails a check is appended
+            here and left out instead of raising (``--skip-bad`` of the tools). Defaults to
+            None (raise).
 
     Returns:
         List[NuScenesSample]: one record per ``data_list`` entry, in order.
 
     Raises:
         FileNotFoundError: if the pkl (or, with ``check_files``, a sensor file) does not exist.
-        ValueError: if the pkl is not an info file, or an entry lacks a key or has a malformed
-            value; the message names the pkl, the sample index and token, and the key.
+        ValueError: if the pkl is not an info file, or
+            :class:`~s3pt_mm.datasets.validation.DataValidationError` (a ValueError) if an
+            entry lacks a key or has a malformed or implausible value (calibration: see
+            :func:`~s3pt_mm.datasets.validation.check_intrinsics` and
+            :func:`~s3pt_mm.datasets.validation.check_rigid_transform`); the message names
+            the pkl, the sample index and token, and the key.
     """
     pkl_path = Path(pkl_path)
     if not pkl_path.is_file():
@@ -251,32 +329,42 @@ def load_nuscenes_infos(pkl_path: PathLike, data_root: Optional[PathLike] = None
     for index, info in enumerate(infos['data_list']):
         token = info.get('token', '?') if isinstance(info, Mapping) else '?'
         ctx = _Context(str(pkl_path), index, token)
-        samples.append(_parse_sample(ctx, info, index, root, prefix, check_files))
+        try:
+            samples.append(_parse_sample(ctx, info, index, root, prefix, check_files))
+        except (ValueError, FileNotFoundError) as e:
+            if bad is None:
+                raise
+            bad.append(BadSample(index, str(token), e))
     return samples
 
 
-def load_points(path: PathLike, num_feats: int = 5) -> np.ndarray:
+def load_points(path: PathLike, num_feats: int = 5, *, columns: Optional[Tuple[str, ...]] = None,
+                validate: bool = True, where: str = '') -> np.ndarray:
     """Load a LiDAR ``.pcd.bin`` / ``.bin`` file of float32 points.
 
     Args:
         path (str | Path): the file.
         num_feats (int): float32 values per point (5 for nuScenes: x, y, z, intensity, ring;
             4 for KITTI). Defaults to 5.
+        columns (Tuple[str, ...], optional): column roles for the plausibility check (see
+            :func:`~s3pt_mm.datasets.validation.check_lidar_points`). Defaults to None (by
+            ``num_feats``).
+        validate (bool): check the points (finite, non-empty, each column in its role's
+            range). Defaults to True.
+        where (str): names the sample in messages. Defaults to ''.
 
     Returns:
         np.ndarray: (N, num_feats) float32 points.
 
     Raises:
         FileNotFoundError: if the file does not exist.
-        ValueError: if ``num_feats`` < 1 or the file size is not a multiple of 4 * num_feats
-            bytes (truncated file or wrong ``num_feats``).
+        ValueError: if ``num_feats`` < 1;
+            :class:`~s3pt_mm.datasets.validation.DataValidationError` if the file is empty, its
+            size is not a multiple of 4 * num_feats bytes (truncated file or wrong
+            ``num_feats``) or, with ``validate``, the points fail
+            :func:`~s3pt_mm.datasets.validation.check_lidar_points`; the message names the file.
     """
-    if num_feats < 1:
-        raise ValueError(f'num_feats must be >= 1, got {num_feats}')
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'LiDAR file {str(path)!r} not found')
-    size = osp.getsize(path)
-    if size % (4 * num_feats):
-        raise ValueError(f'LiDAR file {str(path)!r} has {size} bytes, not a multiple of '
-                         f'4 * {num_feats} (truncated, or not {num_feats} float32 per point)')
+    if validate:
+        return load_lidar_file(path, num_feats, columns=columns, where=where)
+    check_lidar_file(path, num_feats, where=where)
     return np.fromfile(path, dtype=np.float32).reshape(-1, num_feats)

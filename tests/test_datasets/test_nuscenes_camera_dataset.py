@@ -188,10 +188,10 @@ def test_image_size_other_than_recorded_is_refused(synthetic_nuscenes, tmp_path)
                 r['width'], r['height'] = 1600, 900
 
     root = _devkit_copy(synthetic_nuscenes, tmp_path / 'sizes', shrink_records)
-    ds = NuScenesCameraDataset(data_root=str(root), version=VERSION, pipeline=ONLINE_DEPTH)
-    with pytest.raises(ValueError, match=r'sample 0 \(token .*CAM_FRONT.*image is 180x320 .*'
-                                         r'records 900x1600'):
-        ds[0]
+    # The recorded size contradicts the calibration already: refused when the dataset is built.
+    with pytest.raises(ValueError, match=r'calibrated_sensor \w+ of image .*CAM_FRONT.*\.jpg.*'
+                                         r'principal point .* 1600x900 .*another image size'):
+        NuScenesCameraDataset(data_root=str(root), version=VERSION, pipeline=ONLINE_DEPTH)
     ds = NuScenesCameraDataset(data_root=str(synthetic_nuscenes),
                                ann_file='nuscenes_infos_train.pkl', img_shape=(900, 1600),
                                pipeline=ONLINE_DEPTH)

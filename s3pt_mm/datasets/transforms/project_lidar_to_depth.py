@@ -3,6 +3,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
+from s3pt_mm.datasets.validation import (MAX_SENSOR_TRANSLATION, DataValidationError,
+                                         check_intrinsics, check_rigid_transform)
 from s3pt_mm.ops import project_points_to_depth
 from .sample_context import describe_sample
 
@@ -15,11 +17,13 @@ class ProjectLidarToDepth(BaseTransform):
     ``floor(cam2img . x_cam / z)`` when inside the image; a pixel hit twice keeps the nearer
     point (:func:`s3pt_mm.ops.project_points_to_depth`).
 
-    Before projecting it checks that the image and the calibration belong together: the
-    principal point ``(cam2img[0, 2], cam2img[1, 2])`` must lie inside the loaded image, and
-    when the dataset knows the image size (``expected_img_shape``, e.g. nuscenes-devkit's
-    ``sample_data.width/height``) the loaded image must have it — a resized or swapped image
-    would otherwise silently receive depth at the wrong pixels.
+    Before projecting it checks the calibration and that the image belongs to it
+    (:func:`~s3pt_mm.datasets.validation.check_intrinsics`,
+    :func:`~s3pt_mm.datasets.validation.check_rigid_transform`): focal lengths > 0, an
+    invertible rigid ``lidar2cam``, the principal point inside the loaded image and near its
+    centre, and when the dataset knows the image size (``expected_img_shape``, e.g.
+    nuscenes-devkit's ``sample_data.width/height``) the loaded image must have it — a resized
+    or swapped image would otherwise silently receive depth at the wrong pixels.
 
     A sweep with no point in the camera's view (or every point behind it) gives an all-zero
     map: a documented empty result, not an error; its tokens come out invalid.
@@ -55,9 +59,11 @@ class ProjectLidarToDepth(BaseTransform):
 
         Raises:
             KeyError: if ``img``, ``points``, ``cam2img`` or ``lidar2cam`` is missing.
-            ValueError: on a calibration of the wrong shape or with NaN/inf, a principal
-                point outside the image, an image size other than ``expected_img_shape``,
-                or NaN/inf points; the message names the sample.
+            ValueError: (:class:`~s3pt_mm.datasets.validation.DataValidationError`) on a
+                calibration of the wrong shape, with NaN/inf, a zero focal length or a
+                singular / non-rigid ``lidar2cam``, a principal point outside the image or far
+                from its centre, an image size other than ``expected_img_shape``, or NaN/inf
+                points; the message names the sample.
         """
         where = describe_sample(results)
         for key in ('img', 'points', 'cam2img', 'lidar2cam'):
@@ -81,25 +87,22 @@ class ProjectLidarToDepth(BaseTransform):
 
     @staticmethod
     def _check_image(results: dict, where: str, height: int, width: int) -> None:
+        """Calibration and image size (:mod:`s3pt_mm.datasets.validation`)."""
         cam2img = np.asarray(results['cam2img'], dtype=np.float64)
-        if cam2img.shape not in ((3, 3), (3, 4), (4, 4)):
-            raise ValueError(f'{where}: cam2img must have shape (3, 3), (3, 4) or (4, 4), got '
-                             f'{cam2img.shape}')
         lidar2cam = np.asarray(results['lidar2cam'], dtype=np.float64)
         if lidar2cam.shape not in ((4, 4), (3, 4)):
-            raise ValueError(f'{where}: lidar2cam must have shape (4, 4) or (3, 4), got '
-                             f'{lidar2cam.shape}')
+            raise DataValidationError(where, f'lidar2cam must have shape (4, 4) or (3, 4), got '
+                                      f'{lidar2cam.shape}')
+        if lidar2cam.shape == (3, 4):
+            lidar2cam = np.vstack([lidar2cam, (0, 0, 0, 1)])
+        check_rigid_transform(lidar2cam, where=where, name='lidar2cam',
+                              max_translation=MAX_SENSOR_TRANSLATION)
         expected = results.get('expected_img_shape')
         if expected is not None and tuple(expected) != (height, width):
-            raise ValueError(f'{where}: the image is {height}x{width} (HxW) but the dataset '
-                             f'records {expected[0]}x{expected[1]}; the calibration is for '
-                             'the recorded size')
-        cx, cy = cam2img[0, 2], cam2img[1, 2]
-        # Pixel (i, j) is centred on (j, i): the image spans [-0.5, W - 0.5) x [-0.5, H - 0.5).
-        if not (-0.5 <= cx < width - 0.5 and -0.5 <= cy < height - 0.5):
-            raise ValueError(f'{where}: principal point ({cx:.1f}, {cy:.1f}) lies outside the '
-                             f'{width}x{height} (WxH) image; the image does not match its '
-                             'calibration (resized image?)')
+            raise DataValidationError(where, f'the image is {height}x{width} (HxW) but the '
+                                      f'dataset records {expected[0]}x{expected[1]}; the '
+                                      'calibration is for the recorded size')
+        check_intrinsics(cam2img, (height, width), where=where)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(min_depth={self.min_depth}, '

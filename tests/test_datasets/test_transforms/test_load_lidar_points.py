@@ -41,9 +41,21 @@ def test_nonfinite_rows_raise_or_are_dropped(item, tmp_path):
     points = np.arange(40, dtype=np.float32).reshape(8, 5)
     points[2, 0] = np.nan
     points[5, 2] = np.inf
-    points[6, 3] = np.nan  # intensity only: x, y, z are fine, the row is kept
+    points[6, 3] = np.nan  # intensity only: a corrupt row all the same
     path = _write(tmp_path / 'nan.pcd.bin', points)
-    with pytest.raises(ValueError, match=r'nan\.pcd\.bin.* 2 row\(s\) with NaN or inf.*\[2, 5\]'):
+    with pytest.raises(ValueError,
+                       match=r'nan\.pcd\.bin.* 3 row\(s\) with NaN or inf.*\[2, 5, 6\]'):
         LoadLidarPoints()(dict(item, lidar_path=path))
     out = LoadLidarPoints(drop_nonfinite=True)(dict(item, lidar_path=path))
-    np.testing.assert_array_equal(out['points'], points[[0, 1, 3, 4, 6, 7]])
+    np.testing.assert_array_equal(out['points'], points[[0, 1, 3, 4, 7]])
+
+
+def test_foreign_layout_is_refused(item, tmp_path):
+    # KITTI's x, y, z, reflectance rows (5 points: 80 bytes, divisible by 20) read as 5 floats.
+    kitti = np.array([[10.0, -2.0, -1.5, 0.3]] * 5, np.float32)
+    path = _write(tmp_path / 'kitti.bin', kitti)
+    with pytest.raises(ValueError, match=r'sample 0 .*kitti\.bin.*column 3 \(intensity\)'):
+        LoadLidarPoints()(dict(item, lidar_path=path))
+    # Declared as KITTI's layout it loads.
+    out = LoadLidarPoints()(dict(item, lidar_path=path, num_pts_feats=4))
+    np.testing.assert_array_equal(out['points'], kitti)
