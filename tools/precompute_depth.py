@@ -10,6 +10,12 @@ Resumable: an existing file that decodes as a 16-bit PNG is skipped (``--overwri
 everything); files are written to ``*.tmp`` and renamed, so an interrupted run leaves no
 truncated PNG.
 
+Every input is checked (docs/data_validation.md): the info entries, each image file (header,
+size, calibration), each LiDAR file (size, column plausibility) and each completed map
+(finite, within ``max_depth``). The first bad input stops the run with an error naming the file,
+the sample and the problem; with ``--skip-bad`` bad samples are left out instead, listed in a
+JSON report (``--report``, default ``<depth dir>/skipped_samples.json``) and counted at the end.
+
 Examples:
     # real nuScenes, from mmdet3d's info files (run once per split)
     python tools/precompute_depth.py --data-root data/nuscenes \
@@ -17,9 +23,16 @@ Examples:
     # from the devkit tables, keyframes and camera sweeps of the train split
     python tools/precompute_depth.py --data-root data/nuscenes --version v1.0-trainval \
         --split train --with-sweeps --workers 8
+    # leave out (and list) broken samples instead of stopping at the first
+    python tools/precompute_depth.py --data-root data/nuscenes \
+        --ann-file nuscenes_infos_train.pkl --img-shape 900 1600 --skip-bad
 """
 import argparse
+import collections
+import json
 import multiprocessing
+import os
+import os.path as osp
 import sys
 from pathlib import Path
 from typing import List, Optional, Tuple
@@ -30,8 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from s3pt_mm.datasets import NUSCENES_CAMERAS, NuScenesCameraDataset  # noqa: E402
 from s3pt_mm.datasets.depth_io import load_depth_png, save_depth_png  # noqa: E402
+from s3pt_mm.datasets.transforms.sample_context import describe_sample  # noqa: E402
+from s3pt_mm.datasets.validation import check_depth_map  # noqa: E402
 
 _pipeline = None
+_skip_bad = False
+#: IP-Basic's inversion offset (CompleteDepth's default): no completed depth exceeds it.
+MAX_DEPTH = 100.0
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -60,6 +78,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--blur-type', default='bilateral', choices=('bilateral', 'gaussian'))
     parser.add_argument('--workers', type=int, default=1, help='parallel processes')
     parser.add_argument('--overwrite', action='store_true', help='recompute existing files')
+    parser.add_argument('--img-shape', type=int, nargs=2, metavar=('H', 'W'), default=None,
+                        help='info-file source: the size every image must have (nuScenes: '
+                        '900 1600); the devkit tables state it per image')
+    parser.add_argument('--skip-bad', action='store_true',
+                        help='leave out samples that fail a check, list them in --report and '
+                        'count them at the end, instead of stopping at the first')
+    parser.add_argument('--report', default=None,
+                        help='JSON report of the skipped samples (with --skip-bad); default '
+                        '<depth dir>/skipped_samples.json')
     return parser.parse_args(argv)
 
 
@@ -69,18 +96,27 @@ def build_dataset(args: argparse.Namespace) -> NuScenesCameraDataset:
               dict(version=args.version, split=args.split, with_sweeps=args.with_sweeps))
     if args.files_beside_pkl:
         source['data_prefix'] = {}
+    if args.img_shape is not None:
+        if args.version:
+            raise ValueError('--img-shape is for the info-file source (--ann-file); the devkit '
+                             'tables state each image\'s size')
+        source['img_shape'] = tuple(args.img_shape)
+    # serialize_data=False: the tool reads each info once; mmengine's serialisation exists to
+    # share the list between dataloader workers and costs a full gc.collect().
     return NuScenesCameraDataset(data_root=args.data_root, cameras=args.cameras,
-                                 depth_prefix=args.depth_prefix, pipeline=[], **source)
+                                 depth_prefix=args.depth_prefix, pipeline=[],
+                                 skip_bad_samples=args.skip_bad, serialize_data=False,
+                                 **source)
 
 
 def depth_pipeline(args: argparse.Namespace) -> list:
     """Transforms that turn a dataset item into ``results['depth']`` (completed depth)."""
     return [
-        dict(type='LoadImageFromFile'),
+        dict(type='LoadCameraImage'),
         dict(type='LoadLidarPoints'),
         dict(type='ProjectLidarToDepth'),
         dict(type='CompleteDepth', method=args.method, extrapolate=not args.no_extrapolate,
-             blur_type=args.blur_type),
+             blur_type=args.blur_type, max_depth=MAX_DEPTH),
     ]
 
 
@@ -93,8 +129,8 @@ def is_done(path: str) -> bool:
     return True
 
 
-def _init_worker(pipeline_cfg: list) -> None:
-    global _pipeline
+def _init_worker(pipeline_cfg: list, skip_bad: bool = False) -> None:
+    global _pipeline, _skip_bad
     import cv2
     from mmcv.transforms import Compose
     from mmengine.registry import DefaultScope
@@ -102,20 +138,58 @@ def _init_worker(pipeline_cfg: list) -> None:
     cv2.setNumThreads(1)  # one image per process; threads would oversubscribe the cores
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         _pipeline = Compose([TRANSFORMS.build(t) for t in pipeline_cfg])
+    _skip_bad = skip_bad
 
 
-def _complete(info: dict) -> Tuple[str, float]:
-    """Compute and write one image's depth; returns (path, valid pixel fraction)."""
-    results = _pipeline(info)
-    depth = results['depth']
-    save_depth_png(info['depth_path'], depth)
-    return info['depth_path'], float((depth > 0.1).mean())
+def _bad_record(info: dict, error: BaseException) -> dict:
+    """One line of the report: which image / sample, which files, what was wrong."""
+    return dict(sample_idx=info.get('sample_idx'), sample_token=info.get('sample_token'),
+                channel=info.get('channel'), img_path=info.get('img_path'),
+                lidar_path=info.get('lidar_path'), error_type=type(error).__name__,
+                error=str(error))
+
+
+def _complete(info: dict) -> Tuple[str, Optional[float], Optional[dict]]:
+    """Compute, check and write one image's depth.
+
+    Returns:
+        (depth path, valid pixel fraction, None), or with ``--skip-bad`` for a sample that
+        fails a check (depth path, None, report record).
+    """
+    try:
+        results = _pipeline(dict(info))
+        depth = results['depth']
+        check_depth_map(depth, max_depth=MAX_DEPTH, img_shape=results['img'].shape[:2],
+                        where=f'{describe_sample(info)}: completed depth')
+        save_depth_png(info['depth_path'], depth)
+    except (ValueError, OSError) as e:  # DataValidationError, FileNotFoundError, ...
+        if not _skip_bad:
+            raise
+        return info['depth_path'], None, _bad_record(info, e)
+    return info['depth_path'], float((depth > 0.1).mean()), None
+
+
+def _write_report(path: str, counts: dict, bad: List[dict]) -> None:
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(dict(counts, skipped_samples=bad), f, indent=1)
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
-    """Run the tool; returns counts (``written``, ``skipped``) and the mean valid fraction."""
+    """Run the tool.
+
+    Returns:
+        dict: ``written`` (maps written), ``skipped`` (already done), ``bad`` (images left out
+        by ``--skip-bad``: failing items plus every camera of a failing info entry),
+        ``mean_valid_fraction`` of the written maps, and ``report`` (the report's path, or
+        None without ``--skip-bad``).
+    """
     args = parse_args(argv)
     dataset = build_dataset(args)
+    bad = [dict(sample_idx=b.index, sample_token=b.token, channel=None, img_path=None,
+                lidar_path=None, error_type=type(b.error).__name__, error=str(b.error))
+           for b in dataset.bad_samples]
+    bad_images = len(bad) * len(args.cameras)  # a bad info entry loses all its cameras
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     todo = [info for info in infos if args.overwrite or not is_done(info['depth_path'])]
     skipped = len(infos) - len(todo)
@@ -125,22 +199,50 @@ def main(argv: Optional[List[str]] = None) -> dict:
     fractions = []
     with tqdm(total=len(todo), unit='img', desc='precompute depth') as bar:
         if args.workers <= 1:
-            _init_worker(pipeline_cfg)
-            for info in todo:
-                fractions.append(_complete(info)[1])
-                bar.update()
+            _init_worker(pipeline_cfg, args.skip_bad)
+            outputs = map(_complete, todo)
+            pool = None
         else:
             ctx = multiprocessing.get_context('spawn')
-            with ctx.Pool(args.workers, initializer=_init_worker,
-                          initargs=(pipeline_cfg,)) as pool:
-                for _, fraction in pool.imap_unordered(_complete, todo, chunksize=4):
+            pool = ctx.Pool(args.workers, initializer=_init_worker,
+                            initargs=(pipeline_cfg, args.skip_bad))
+            outputs = pool.imap_unordered(_complete, todo, chunksize=4)
+        try:
+            for _, fraction, record in outputs:
+                if record is None:
                     fractions.append(fraction)
-                    bar.update()
+                else:
+                    bad.append(record)
+                    bad_images += 1
+                bar.update()
+        finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+    written = len(fractions)
     mean_valid = sum(fractions) / len(fractions) if fractions else float('nan')
-    print(f'wrote {len(todo)} depth maps (mean valid pixel fraction {mean_valid:.3f}), '
-          f'skipped {skipped}')
-    return dict(written=len(todo), skipped=skipped, mean_valid_fraction=mean_valid)
+    print(f'wrote {written} depth maps (mean valid pixel fraction {mean_valid:.3f}), '
+          f'skipped {skipped} already done')
+    report = None
+    if args.skip_bad:
+        report = args.report or osp.join(dataset.depth_root, 'skipped_samples.json')
+        counts = dict(images=len(infos) + len(dataset.bad_samples) * len(args.cameras),
+                      written=written, already_done=skipped, bad_images=bad_images,
+                      bad_info_entries=len(dataset.bad_samples))
+        _write_report(report, counts, bad)
+        kinds = collections.Counter(r['error_type'] for r in bad)
+        print(f'skipped {bad_images} bad image(s) ({len(dataset.bad_samples)} bad info '
+              f'entr{"y" if len(dataset.bad_samples) == 1 else "ies"}, '
+              f'{len(bad) - len(dataset.bad_samples)} bad image/LiDAR/depth sample(s); '
+              f'{", ".join(f"{k}: {n}" for k, n in sorted(kinds.items())) or "none"}); '
+              f'listed in {report}')
+    return dict(written=written, skipped=skipped, bad=bad_images,
+                mean_valid_fraction=mean_valid, report=report)
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (ValueError, OSError) as error:  # a bad input: its message names file and sample
+        sys.exit(f'precompute_depth.py: {type(error).__name__}: {error}\n(rerun with '
+                 '--skip-bad to leave bad samples out and list them in a report)')
