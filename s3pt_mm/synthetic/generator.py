@@ -13,6 +13,9 @@ and finally the nuScenes tables, map masks and the mmdet3d info pkls. Layout und
     semseg/<CAM>/<stem>.png               uint8 (H, W) ``classes.SEMANTIC_CLASSES`` ids
     lidarseg/<stem>.bin                   uint8 (N,) per-point ``SEMANTIC_CLASSES`` ids
                                           of the LIDAR_TOP sweep (``point_labels``)
+    instance/<CAM>/<stem>.png             uint16 (H, W) actor index + 1 (0 = none), with
+    instance/<logfile>.json, lanes/<logfile>.json   actor table and lane centre lines
+                                          (``instance_maps``; CM3D's inputs)
     nuscenes_infos_train.pkl / _val.pkl   mmdet3d info files (val = the last scenes)
 
 with ``<stem>`` = ``<logfile>__<CHANNEL>__<timestamp us>`` like nuScenes' file names.
@@ -30,6 +33,8 @@ from .camera_rig import CAMERAS, LIDAR_TOP, camera_intrinsics, camera_ray_direct
 from .classes import visibility_token
 from .geometry import yaw_to_quaternion
 from .info_pkl import write_info_pkl
+from .instance_maps import (instance_id_map, lane_poses, write_instance_map,
+                            write_instance_table, write_lanes)
 from .lidar import LidarSpec, simulate_lidar
 from .point_labels import lidar_point_labels, lidarseg_path
 from .nuscenes_tables import (AnnotationRecord, SampleDataRecord, SampleRecord, SceneRecord,
@@ -128,6 +133,13 @@ def generate_scene(config: SyntheticConfig, out_dir: str, scene_index: int,
                                   for s in CAMERAS + (LIDAR_TOP,)},
         cam2img={c.channel: camera_intrinsics(c, width, height) for c in CAMERAS})
     write_map_mask(str(root / record.map_filename), scene.layout, scene.world2global)
+    layout = scene.layout
+    write_lanes(root / 'lanes' / f'{logfile}.json', logfile,
+                lane_poses(layout.lanes_per_direction, layout.lane_width, layout.x_range,
+                           scene.world2global))
+    write_instance_table(root / 'instance' / f'{logfile}.json', scene.actors,
+                         [make_token(seed, 'instance', scene_index, a)
+                          for a in range(len(scene.actors))])
     world2global = scene.world2global
     theta = float(np.arctan2(world2global[1, 0], world2global[0, 0]))
     spec = LidarSpec()
@@ -170,6 +182,8 @@ def generate_scene(config: SyntheticConfig, out_dir: str, scene_index: int,
                                              quality=config.jpeg_quality)
             np.save(root / 'depth_gt' / cam.channel / f'{stem}.npy', render.depth)
             Image.fromarray(render.semantic).save(root / 'semseg' / cam.channel / f'{stem}.png')
+            write_instance_map(root / 'instance' / cam.channel / f'{stem}.png',
+                               instance_id_map(render.part, parts.obj, object_actor))
             sample.data[cam.channel] = SampleDataRecord(
                 token=make_token(seed, 'sample_data', scene_index, k, cam.channel),
                 channel=cam.channel, filename=f'samples/{cam.channel}/{stem}.jpg', width=width,
@@ -258,6 +272,8 @@ def generate_dataset(out_dir: str, config: SyntheticConfig, workers: int = 1,
     for channel in [c.channel for c in CAMERAS]:
         (root / 'depth_gt' / channel).mkdir(parents=True, exist_ok=True)
         (root / 'semseg' / channel).mkdir(parents=True, exist_ok=True)
+        (root / 'instance' / channel).mkdir(parents=True, exist_ok=True)
+    (root / 'lanes').mkdir(parents=True, exist_ok=True)
     indices = range(config.num_scenes)
     if workers == 1:
         tick = (lambda: progress(1)) if progress is not None else None
