@@ -169,10 +169,10 @@ def _complete(info: dict) -> Tuple[str, Optional[float], Optional[dict]]:
     return info['depth_path'], float((depth > 0.1).mean()), None
 
 
-def _write_report(path: str, counts: dict, bad: List[dict]) -> None:
+def _write_report(path: str, counts: dict, bad: List[dict], empty: List[str]) -> None:
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with open(path, 'w') as f:
-        json.dump(dict(counts, skipped_samples=bad), f, indent=1)
+        json.dump(dict(counts, skipped_samples=bad, empty_maps=empty), f, indent=1)
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
@@ -181,8 +181,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
     Returns:
         dict: ``written`` (maps written), ``skipped`` (already done), ``bad`` (images left out
         by ``--skip-bad``: failing items plus every camera of a failing info entry),
-        ``mean_valid_fraction`` of the written maps, and ``report`` (the report's path, or
-        None without ``--skip-bad``).
+        ``mean_valid_fraction`` of the written maps, ``empty`` (written maps without any
+        depth: no LiDAR point in view, reported as a warning), and ``report`` (the report's
+        path, or None without ``--skip-bad``).
     """
     args = parse_args(argv)
     dataset = build_dataset(args)
@@ -196,7 +197,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     print(f'{len(infos)} images, {skipped} already done, writing {len(todo)} to '
           f'{dataset.depth_root}')
     pipeline_cfg = depth_pipeline(args)
-    fractions = []
+    fractions, empty = [], []
     with tqdm(total=len(todo), unit='img', desc='precompute depth') as bar:
         if args.workers <= 1:
             _init_worker(pipeline_cfg, args.skip_bad)
@@ -208,9 +209,11 @@ def main(argv: Optional[List[str]] = None) -> dict:
                             initargs=(pipeline_cfg, args.skip_bad))
             outputs = pool.imap_unordered(_complete, todo, chunksize=4)
         try:
-            for _, fraction, record in outputs:
+            for path, fraction, record in outputs:
                 if record is None:
                     fractions.append(fraction)
+                    if fraction == 0.0:
+                        empty.append(path)
                 else:
                     bad.append(record)
                     bad_images += 1
@@ -223,20 +226,25 @@ def main(argv: Optional[List[str]] = None) -> dict:
     mean_valid = sum(fractions) / len(fractions) if fractions else float('nan')
     print(f'wrote {written} depth maps (mean valid pixel fraction {mean_valid:.3f}), '
           f'skipped {skipped} already done')
+    if empty:  # a documented result (no LiDAR point in view), but worth a look when frequent
+        print(f'warning: {len(empty)} of the written maps hold no depth at all (no LiDAR '
+              f'point in the camera\'s view; check the calibration if this is frequent), '
+              f'e.g. {sorted(empty)[0]}')
     report = None
     if args.skip_bad:
         report = args.report or osp.join(dataset.depth_root, 'skipped_samples.json')
         counts = dict(images=len(infos) + len(dataset.bad_samples) * len(args.cameras),
                       written=written, already_done=skipped, bad_images=bad_images,
-                      bad_info_entries=len(dataset.bad_samples))
-        _write_report(report, counts, bad)
+                      bad_info_entries=len(dataset.bad_samples),
+                      maps_without_depth=len(empty))
+        _write_report(report, counts, bad, sorted(empty))
         kinds = collections.Counter(r['error_type'] for r in bad)
         print(f'skipped {bad_images} bad image(s) ({len(dataset.bad_samples)} bad info '
               f'entr{"y" if len(dataset.bad_samples) == 1 else "ies"}, '
               f'{len(bad) - len(dataset.bad_samples)} bad image/LiDAR/depth sample(s); '
               f'{", ".join(f"{k}: {n}" for k, n in sorted(kinds.items())) or "none"}); '
               f'listed in {report}')
-    return dict(written=written, skipped=skipped, bad=bad_images,
+    return dict(written=written, skipped=skipped, bad=bad_images, empty=len(empty),
                 mean_valid_fraction=mean_valid, report=report)
 
 

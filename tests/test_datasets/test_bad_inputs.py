@@ -274,3 +274,21 @@ def test_precomputed_depth_in_millimetres_is_refused(synthetic_nuscenes, tool, t
         dataset[1]
     _check_message(str(err.value), info['depth_path'], info['sample_token'],
                    r'depths up to .* m, beyond the dataset\'s max_depth 100 m .*millimetres')
+
+
+def test_maps_without_any_depth_are_counted_and_named(synthetic_nuscenes, tool, tmp_path,
+                                                      capsys):
+    # A plausible sweep that no camera sees (every point 100 m straight below the sensor): the
+    # documented empty result, written, but never silent.
+    root = _clone(synthetic_nuscenes, tmp_path / 'data')
+    below = np.array([[0.1 * i, 0.0, -100.0, 10.0, 3.0] for i in range(10)], np.float32)
+    _replace(_lidar(root), below.tobytes())
+    out = tool.main(['--data-root', str(root), '--ann-file', PKL, '--cameras', *CAMERAS,
+                     '--depth-prefix', str(tmp_path / 'depth'), '--skip-bad'])
+    assert out['written'] == NUM_IMAGES and out['bad'] == 0 and out['empty'] == len(CAMERAS)
+    printed = capsys.readouterr().out
+    assert f'warning: {len(CAMERAS)} of the written maps hold no depth at all' in printed
+    report = json.loads(Path(out['report']).read_text())
+    image = _infos(root)['data_list'][BROKEN]['images']['CAM_BACK']['img_path']
+    assert len(report['empty_maps']) == len(CAMERAS)
+    assert any(Path(image).stem in path for path in report['empty_maps'])

@@ -48,7 +48,7 @@ def test_precompute_resume_and_equality(tool, synthetic_nuscenes, tmp_path, caps
     files = sorted(depth_dir.glob('CAM_*/*.png'))
     assert len(files) == 12
     # Resume: nothing to do; then a truncated and a missing file are redone, nothing else.
-    assert tool.main(args) == dict(written=0, skipped=12, bad=0, report=None,
+    assert tool.main(args) == dict(written=0, skipped=12, bad=0, empty=0, report=None,
                                    mean_valid_fraction=pytest.approx(float('nan'), nan_ok=True))
     stamps = {f: f.stat().st_mtime_ns for f in files}
     files[0].write_bytes(files[0].read_bytes()[:100])
