@@ -2,8 +2,9 @@
 from .nuscenes_camera_dataset import NUSCENES_CAMERAS, NuScenesCameraDataset
 from .transforms import (CompleteDepth, LoadCameraImage, LoadLidarPoints, LoadPrecomputedDepth,
                          MultiCropWithDepth, ProjectLidarToDepth)
+from .transforms3d import CheckedLoadPointsFromFile, CheckedLoadPointsFromMultiSweeps
 from .validation import DataValidationError
 
 __all__ = ['NuScenesCameraDataset', 'NUSCENES_CAMERAS', 'LoadCameraImage', 'LoadLidarPoints',
            'ProjectLidarToDepth', 'CompleteDepth', 'LoadPrecomputedDepth', 'MultiCropWithDepth',
-           'DataValidationError']
+           'DataValidationError', 'CheckedLoadPointsFromFile', 'CheckedLoadPointsFromMultiSweeps']
