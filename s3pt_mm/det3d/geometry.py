@@ -10,7 +10,7 @@ Pure numpy / torch functions (no OpenMMLab import). Conventions:
   matrix applies (the affine translation scales with ``d``), so the augmented projection is
   ``img_aug_4x4 @ lidar2img`` with ``img_aug_4x4 = blockdiag(A, 1)``.
 """
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -102,25 +102,34 @@ def depth_bins(num_bins: int, depth_start: float, depth_max: float, lid: bool = 
 
 
 def frustum_points(feat_hw: Tuple[int, int], stride_hw: Tuple[float, float],
-                   depths: Tensor) -> Tensor:
-    """Homogeneous image-space points ``(u d, v d, d, 1)`` at the centres of feature cells.
+                   depths: Tensor, anchor: str = 'corner') -> Tensor:
+    """Homogeneous image-space points ``(u d, v d, d, 1)`` of every feature cell.
 
     Feature cell ``(i, j)`` of a map with stride ``(s_h, s_w)`` covers the pixels
-    ``[j s_w, (j + 1) s_w)``; its centre is ``u = (j + 0.5) s_w - 0.5`` (pixel centres are at
-    integers).
+    ``[j s_w, (j + 1) s_w)``. ``anchor='corner'`` (the official PETR) samples the ray through
+    ``(u, v) = (j s_w, i s_h)``; ``anchor='centre'`` the ray through the cell's centre
+    ``u = (j + 0.5) s_w - 0.5`` (pixel centres are at integers). The two are half a cell
+    (~8 px at stride 16) apart.
 
     Args:
         feat_hw (Tuple[int, int]): (H, W) of the feature map.
         stride_hw (Tuple[float, float]): image pixels per feature cell, (s_h, s_w).
         depths (Tensor): (D,) depths.
+        anchor (str): ``'corner'`` or ``'centre'``. Defaults to ``'corner'``.
 
     Returns:
         Tensor: (H, W, D, 4) points, dtype and device of ``depths``.
+
+    Raises:
+        ValueError: for an unknown ``anchor``.
     """
+    if anchor not in ('corner', 'centre'):
+        raise ValueError(f"anchor must be 'corner' or 'centre', got {anchor!r}")
     h, w = feat_hw
     kw = dict(dtype=depths.dtype, device=depths.device)
-    v = (torch.arange(h, **kw) + 0.5) * stride_hw[0] - 0.5
-    u = (torch.arange(w, **kw) + 0.5) * stride_hw[1] - 0.5
+    shift = 0.5 if anchor == 'centre' else 0.0
+    v = (torch.arange(h, **kw) + shift) * stride_hw[0] - shift
+    u = (torch.arange(w, **kw) + shift) * stride_hw[1] - shift
     vv, uu, dd = torch.meshgrid(v, u, depths, indexing='ij')  # each (H, W, D)
     return torch.stack([uu * dd, vv * dd, dd, torch.ones_like(dd)], dim=-1)
 
@@ -194,7 +203,10 @@ def denormalize_coords(xyz_n: Tensor, position_range: Sequence[float]) -> Tensor
 
 
 def inverse_sigmoid(x: Tensor, eps: float = 1e-5) -> Tensor:
-    """``log(x / (1 - x))`` with ``x`` clamped to ``[eps, 1 - eps]`` so it stays finite.
+    """``log(x / (1 - x))`` with numerator and denominator clamped to at least ``eps`` (``x``
+    first clamped to [0, 1]), so it stays finite: saturates at ``+-log(1 / eps)`` exactly
+    (mmdet's form, used by the official PETR; clamping ``x`` to ``1 - eps`` instead would
+    round in float32 and move saturated values by ~1e-3).
 
     Args:
         x (Tensor): values in [0, 1] (anything outside is clamped).
@@ -203,8 +215,8 @@ def inverse_sigmoid(x: Tensor, eps: float = 1e-5) -> Tensor:
     Returns:
         Tensor: logits, same shape as ``x``.
     """
-    x = x.clamp(min=eps, max=1 - eps)
-    return torch.log(x / (1 - x))
+    x = x.clamp(min=0, max=1)
+    return torch.log(x.clamp(min=eps) / (1 - x).clamp(min=eps))
 
 
 def sine_embedding(pos: Tensor, num_feats: int, temperature: float = 10000.0) -> Tensor:
@@ -236,26 +248,35 @@ def sine_embedding(pos: Tensor, num_feats: int, temperature: float = 10000.0) ->
 
 
 def multiview_sine_encoding(num_views: int, feat_hw: Tuple[int, int], num_feats: int,
-                            temperature: float = 10000.0) -> Tensor:
+                            temperature: float = 10000.0,
+                            padding_mask: Optional[Tensor] = None) -> Tensor:
     """PETR's 3D sine encoding of (view index, row, column) of every feature cell.
 
-    Each index is normalised to ``(idx + 1) / (count + 1e-6)`` (DETR's ``normalize=True``
-    cumulative-sum form on an unpadded mask) and embedded with :func:`sine_embedding`; the three
-    are concatenated as (view, row, column).
+    Each index is the cumulative count of valid cells along its axis (view, row or column),
+    normalised by the count at the end of that axis: ``c / (c_last + 1e-6)`` (DETR's
+    ``normalize=True`` form, as the official PETR's ``SinePositionalEncoding3D``); without
+    padding this is ``(idx + 1) / (count + 1e-6)``. The three are embedded with
+    :func:`sine_embedding` and concatenated as (view, row, column).
 
     Args:
         num_views (int): N.
         feat_hw (Tuple[int, int]): (H, W).
         num_feats (int): channels per index (even).
         temperature (float): Defaults to 10000.
+        padding_mask (Optional[Tensor]): (B, N, H, W) bool, True on padded cells. Defaults to
+            None (no padding).
 
     Returns:
-        Tensor: (N, 3 * num_feats, H, W).
+        Tensor: (N, 3 * num_feats, H, W) without a mask, (B, N, 3 * num_feats, H, W) with one.
     """
     h, w = feat_hw
-    n_idx, y_idx, x_idx = torch.meshgrid(torch.arange(num_views), torch.arange(h),
-                                         torch.arange(w), indexing='ij')
-    pos = torch.stack([(x_idx + 1) / (w + 1e-6), (y_idx + 1) / (h + 1e-6),
-                       (n_idx + 1) / (num_views + 1e-6)], dim=-1)
+    if padding_mask is None:
+        valid = torch.ones(1, num_views, h, w)
+    else:
+        valid = (~padding_mask.bool()).float()
+    n_cum, y_cum, x_cum = (valid.cumsum(dim) for dim in (1, 2, 3))
+    pos = torch.stack([x_cum / (x_cum[..., -1:] + 1e-6), y_cum / (y_cum[..., -1:, :] + 1e-6),
+                       n_cum / (n_cum[:, -1:] + 1e-6)], dim=-1)
     # sine_embedding reverses the coordinate order: (x, y, n) -> [n | y | x].
-    return sine_embedding(pos, num_feats, temperature).permute(0, 3, 1, 2).contiguous()
+    enc = sine_embedding(pos, num_feats, temperature).permute(0, 1, 4, 2, 3).contiguous()
+    return enc[0] if padding_mask is None else enc

@@ -58,9 +58,9 @@ def _augmented_cameras(info: dict, seed: int) -> list:
         cam2img=[np.array(info['images'][c]['cam2img']) for c in CAMERAS],
         lidar2cam=[np.array(info['images'][c]['lidar2cam']) for c in CAMERAS]))
     np.random.seed(seed)
+    params = aug.sample_params(900, 1600)  # one draw for all views (official PETR)
     out = []
     for i, cam in enumerate(CAMERAS):
-        params = aug.sample_params(900, 1600)
         lidar2cam = np.array(info['images'][cam]['lidar2cam'])
         ori = to_homogeneous_4x4(np.array(info['images'][cam]['cam2img'])) @ lidar2cam
         assert results['flip'][i] == params[2]
@@ -70,12 +70,13 @@ def _augmented_cameras(info: dict, seed: int) -> list:
 
 def test_lifted_frustum_points_project_back_onto_their_pixels(det3d, real_keyframe_info):
     """PETR's frustum points of a stride-16 map at D depths, lifted with the augmented
-    ``lidar2img^-1``: re-projected they land on the cell centre at depth d, and through the
-    *original* camera on the pixel the augmentation came from (inverted by hand)."""
+    ``lidar2img^-1``: re-projected they land on the cell's corner (16 j, 16 i) (official
+    PETR) at depth d, and through the *original* camera on the pixel the augmentation came
+    from (inverted by hand)."""
     depths = depth_bins(64, 1.0, 61.2, lid=True).double()
     points = frustum_points((20, 50), (16.0, 16.0), depths)  # (20, 50, 64, 4)
-    centre_u = (torch.arange(50, dtype=torch.float64) + 0.5) * 16 - 0.5
-    centre_v = (torch.arange(20, dtype=torch.float64) + 0.5) * 16 - 0.5
+    centre_u = torch.arange(50, dtype=torch.float64) * 16
+    centre_v = torch.arange(20, dtype=torch.float64) * 16
     worst_aug, worst_orig, worst_depth = 0.0, 0.0, 0.0
     for ori, augm, lidar2cam, ((new_w, new_h), (cx, cy), flip) in _augmented_cameras(
             real_keyframe_info, seed=3):
@@ -119,10 +120,15 @@ def test_depth_bins_closed_form():
         depth_bins(4, 0.0, 11.0)
 
 
-def test_frustum_points_are_cell_centres():
+def test_frustum_points_at_cell_corners_or_centres():
+    # Official PETR (default): cell (1, 2) -> u = 2 * 8 = 16, v = 1 * 16 = 16.
     pts = frustum_points((2, 3), (16.0, 8.0), torch.tensor([2.0]))
-    # Cell (1, 2): u = 2.5 * 8 - 0.5 = 19.5, v = 1.5 * 16 - 0.5 = 23.5.
+    torch.testing.assert_close(pts[1, 2, 0], torch.tensor([32.0, 32.0, 2.0, 1.0]))
+    # Centre option: u = 2.5 * 8 - 0.5 = 19.5, v = 1.5 * 16 - 0.5 = 23.5.
+    pts = frustum_points((2, 3), (16.0, 8.0), torch.tensor([2.0]), anchor='centre')
     torch.testing.assert_close(pts[1, 2, 0], torch.tensor([39.0, 47.0, 2.0, 1.0]))
+    with pytest.raises(ValueError, match='anchor'):
+        frustum_points((2, 3), (16.0, 8.0), torch.tensor([2.0]), anchor='middle')
 
 
 def test_sine_embedding_matches_the_formula():
@@ -152,3 +158,24 @@ def test_inverse_sigmoid():
     x = torch.tensor([1e-3, 0.25, 0.5, 0.9])
     torch.testing.assert_close(inverse_sigmoid(x).sigmoid(), x)
     assert torch.isfinite(inverse_sigmoid(torch.tensor([0.0, 1.0]))).all()
+
+
+def test_multiview_sine_encoding_counts_only_valid_cells():
+    """With padding, each index is the count of valid cells up to it along its axis divided
+    by the count at the axis end (DETR's cumulative form), so unpadded cells keep the
+    unpadded values of a smaller image."""
+    mask = torch.zeros(1, 2, 4, 5, dtype=torch.bool)
+    mask[0, 1, :, 3:] = True  # view 1: the two right columns are padding
+    enc = multiview_sine_encoding(2, (4, 5), 8, padding_mask=mask)
+    assert enc.shape == (1, 2, 24, 4, 5)
+    y, x = 2, 1
+    ref = sine_embedding(torch.tensor([(x + 1) / (3 + 1e-6), (y + 1) / (4 + 1e-6),
+                                       2 / (2 + 1e-6)]), 8)
+    torch.testing.assert_close(enc[0, 1, :, y, x], ref)
+    # View 0 has no padding: as without a mask where view 1 is valid too; where view 1 is
+    # padding the view count ends at 1, so view 0's view index becomes 1 / 1 (official form).
+    plain = multiview_sine_encoding(2, (4, 5), 8)
+    torch.testing.assert_close(enc[0, 0, ..., :3], plain[0, ..., :3])
+    ref = sine_embedding(torch.tensor([(4 + 1) / (5 + 1e-6), (y + 1) / (4 + 1e-6),
+                                       1 / (1 + 1e-6)]), 8)
+    torch.testing.assert_close(enc[0, 0, :, y, 4], ref)

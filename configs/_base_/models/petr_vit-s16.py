@@ -50,7 +50,7 @@ model = dict(
             max_num=300,
             post_center_range=[-61.2, -61.2, -10.0, 61.2, 61.2, 10.0]),
         assigner=dict(
-            type='mmdet.HungarianAssigner',
+            type='HungarianAssigner3D',
             match_costs=[
                 dict(type='mmdet.FocalLossCost', weight=2.0),
                 dict(type='BBox3DL1Cost', weight=0.25),

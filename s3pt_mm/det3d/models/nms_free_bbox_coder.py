@@ -15,7 +15,7 @@ class NMSFreeBBoxCoder:
     A DETR-style head predicts at most one object per query, so instead of non-maximum
     suppression the ``max_num`` highest sigmoid scores over all (query, class) pairs are kept;
     each keeps its query's box. Boxes whose centre leaves ``post_center_range`` or whose score
-    is below ``score_threshold`` are dropped.
+    is not above ``score_threshold`` are dropped (official ``NMSFreeCoder``).
 
     Args:
         num_classes (int): number of classes.
@@ -65,7 +65,7 @@ class NMSFreeBBoxCoder:
         boxes = decode_boxes(bbox_preds[torch.div(index, self.num_classes, rounding_mode='floor')])
         keep = torch.ones_like(scores, dtype=torch.bool)
         if self.score_threshold is not None:
-            keep &= scores >= self.score_threshold
+            keep &= scores > self.score_threshold
         if self.post_center_range is not None:
             rng = boxes.new_tensor(self.post_center_range)
             keep &= ((boxes[:, :3] >= rng[:3]) & (boxes[:, :3] <= rng[3:])).all(dim=1)

@@ -1,9 +1,11 @@
 """PETR's detection head: 3D position-aware memory, object queries, set-prediction loss."""
 import copy
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from mmdet.models.layers.transformer import DetrTransformerDecoder
 from mmdet3d.registry import MODELS, TASK_UTILS
 from mmdet3d.structures import Det3DDataSample, LiDARInstance3DBoxes
@@ -52,13 +54,20 @@ class PETRHead(BaseModule):
     embedding (:class:`PositionEmbedding3D`) as their key position, form the decoder memory.
     ``num_queries`` learnable 3D reference points in the unit cube give the query positions
     (sine embedding + MLP); a DETR decoder (self-attention, cross-attention to all views, FFN,
-    post-norm) refines zero-initialised query content. After every decoder layer separate
-    branches predict class logits and a box code (:mod:`~s3pt_mm.det3d.box_coding`) whose
-    centre is an offset in logit space of the query's reference point. Training matches
-    queries to ground truth one-to-one (Hungarian, classification + L1 code costs) per layer and
-    sums focal + L1 losses over layers; inference decodes the last layer without NMS.
-    Ground truth outside ``pc_range`` (ground plane) or with label -1 is ignored, so the
-    dataset pipeline needs no copy of the range.
+    post-norm) refines zero-initialised query content. After every decoder layer a class branch
+    and a box branch (one pair shared by all layers, as the official PETR; one pair per layer
+    with ``share_branches=False``) predict class logits and a box code
+    (:mod:`~s3pt_mm.det3d.box_coding`) whose centre is an offset in logit space of the query's
+    reference point. Training matches queries to ground truth one-to-one (Hungarian,
+    classification + L1 code costs) per layer and sums focal + L1 losses over layers; inference
+    decodes the last layer without NMS. Ground truth outside ``pc_range`` (ground plane) or
+    with label -1 is ignored, so the dataset pipeline needs no copy of the range.
+
+    As the official head: feature cells whose image pixels are padding (``img_shape`` smaller
+    than the batch input) are masked out of the cross-attention (key padding mask) and of the
+    sine encoding's counts; decoder outputs and losses pass through ``nan_to_num``; a
+    prediction with a non-finite value is reported by a warning (see
+    :class:`HungarianAssigner3D`).
 
     Args:
         num_classes (int): number of object classes.
@@ -82,6 +91,11 @@ class PETRHead(BaseModule):
         loss_bbox (dict): regression loss on codes (L1).
         code_weights (Sequence[float]): per-entry weights of the regression loss. Defaults to
             1 for centre / size / yaw and 0.2 for velocity (PETR).
+        share_branches (bool): one class / box branch for all decoder layers (official PETR)
+            instead of one per layer. Defaults to True.
+        nonfinite_targets (str): ground truth with a non-finite code entry (unknown velocity):
+            ``'row'`` drops the whole box from the regression loss (official PETR),
+            ``'entry'`` only the non-finite entries. Defaults to ``'row'``.
         init_cfg (Optional[dict]): Defaults to None.
     """
 
@@ -92,19 +106,25 @@ class PETRHead(BaseModule):
                  position_embedding: dict = dict(type='PositionEmbedding3D'),
                  bbox_coder: dict = dict(type='NMSFreeBBoxCoder'),
                  assigner: dict = dict(
-                     type='mmdet.HungarianAssigner',
+                     type='HungarianAssigner3D',
                      match_costs=[dict(type='mmdet.FocalLossCost', weight=2.0),
                                   dict(type='BBox3DL1Cost', weight=0.25)]),
                  loss_cls: dict = dict(type='mmdet.FocalLoss', use_sigmoid=True, gamma=2.0,
                                        alpha=0.25, loss_weight=2.0),
                  loss_bbox: dict = dict(type='mmdet.L1Loss', loss_weight=0.25),
                  code_weights: Sequence[float] = (1.0, ) * 8 + (0.2, 0.2),
+                 share_branches: bool = True, nonfinite_targets: str = 'row',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if len(code_weights) != CODE_SIZE:
             raise ValueError(f'code_weights needs {CODE_SIZE} values, got {len(code_weights)}')
         if len(pc_range) != 6:
             raise ValueError(f'pc_range needs 6 values, got {pc_range}')
+        if nonfinite_targets not in ('row', 'entry'):
+            raise ValueError(f"nonfinite_targets must be 'row' or 'entry', got "
+                             f'{nonfinite_targets!r}')
+        self.nonfinite_targets = nonfinite_targets
+        self.share_branches = share_branches
         self.num_classes = num_classes
         self.embed_dims = embed_dims
         self.num_queries = num_queries
@@ -127,13 +147,20 @@ class PETRHead(BaseModule):
                                         feedforward_channels=feedforward_channels,
                                         ffn_drop=dropout)),
             return_intermediate=True)
-        # One (not shared) branch per decoder layer, as in PETR.
-        self.cls_branches = nn.ModuleList(
-            _mlp(embed_dims, embed_dims, num_classes, num_reg_fcs, norm=True)
-            for _ in range(num_layers))
-        self.reg_branches = nn.ModuleList(
-            _mlp(embed_dims, embed_dims, CODE_SIZE, num_reg_fcs, norm=False)
-            for _ in range(num_layers))
+        if share_branches:
+            # The same module at every index (official PETR): the state dict lists it once per
+            # layer, as an official checkpoint does, and parameters() yields it once.
+            cls_branch = _mlp(embed_dims, embed_dims, num_classes, num_reg_fcs, norm=True)
+            reg_branch = _mlp(embed_dims, embed_dims, CODE_SIZE, num_reg_fcs, norm=False)
+            self.cls_branches = nn.ModuleList([cls_branch] * num_layers)
+            self.reg_branches = nn.ModuleList([reg_branch] * num_layers)
+        else:
+            self.cls_branches = nn.ModuleList(
+                _mlp(embed_dims, embed_dims, num_classes, num_reg_fcs, norm=True)
+                for _ in range(num_layers))
+            self.reg_branches = nn.ModuleList(
+                _mlp(embed_dims, embed_dims, CODE_SIZE, num_reg_fcs, norm=False)
+                for _ in range(num_layers))
 
         self.bbox_coder = TASK_UTILS.build(dict(bbox_coder, num_classes=num_classes))
         self.assigner = TASK_UTILS.build(assigner)
@@ -158,7 +185,8 @@ class PETRHead(BaseModule):
         Args:
             feats (Tensor): (B, N, C, H, W) features of N views.
             batch_input_metas (List[dict]): per sample, ``lidar2img`` (N (4, 4) projections of
-                the network input) and ``pad_shape`` or ``batch_input_shape`` (input H, W).
+                the network input), ``batch_input_shape`` or ``pad_shape`` (input H, W) and
+                optionally ``img_shape`` (the unpadded (H, W), or one per view).
 
         Returns:
             Tuple[Tensor, Tensor]: logits (L, B, Q, num_classes) and codes (L, B, Q, 10) with
@@ -169,7 +197,8 @@ class PETRHead(BaseModule):
         meta = batch_input_metas[0]
         img_hw = tuple(meta.get('batch_input_shape', meta.get('pad_shape', meta['img_shape'])))
         x = self.input_proj(feats.flatten(0, 1)).view(b, n, self.embed_dims, h, w)
-        pos = self.position_embedding((h, w), img_hw[:2], lidar2img)
+        padding = self._padding_mask(batch_input_metas, n, img_hw[:2], (h, w), feats.device)
+        pos = self.position_embedding((h, w), img_hw[:2], lidar2img, padding_mask=padding)
         # Memory tokens ordered (view, row, column): (B, N H W, E).
         memory = x.permute(0, 1, 3, 4, 2).reshape(b, n * h * w, self.embed_dims)
         key_pos = pos.permute(0, 1, 3, 4, 2).reshape(b, n * h * w, self.embed_dims)
@@ -178,8 +207,10 @@ class PETRHead(BaseModule):
         query_pos = self.query_embedding(sine_embedding(ref, self.embed_dims // 2))
         query_pos = query_pos.unsqueeze(0).expand(b, -1, -1)
         target = torch.zeros_like(query_pos)
+        key_padding_mask = None if padding is None else padding.flatten(1)  # (B, N H W)
         hidden = self.decoder(query=target, key=memory, value=memory, query_pos=query_pos,
-                              key_pos=key_pos, key_padding_mask=None)  # (L, B, Q, E)
+                              key_pos=key_pos, key_padding_mask=key_padding_mask)
+        hidden = torch.nan_to_num(hidden)  # (L, B, Q, E), as the official head
 
         ref_logit = inverse_sigmoid(ref)
         centre = torch.tensor(CENTER_INDICES, device=feats.device)
@@ -192,6 +223,31 @@ class PETRHead(BaseModule):
             all_cls.append(self.cls_branches[layer](out))
             all_reg.append(codes)
         return torch.stack(all_cls), torch.stack(all_reg)
+
+    @staticmethod
+    def _padding_mask(metas: List[dict], num_views: int, input_hw: Tuple[int, int],
+                      feat_hw: Tuple[int, int], device: torch.device) -> Optional[Tensor]:
+        """(B, N, H, W) bool, True on feature cells of image padding; None without padding.
+
+        As the official head: a pixel mask (1 outside each view's ``img_shape``) is resized to
+        the feature map by nearest neighbour, so a cell is padding iff its top-left pixel is.
+        """
+        masks, any_pad = [], False
+        for meta in metas:
+            shape = meta.get('img_shape', input_hw)
+            shapes = (list(shape) if len(shape) and isinstance(shape[0], (tuple, list))
+                      else [shape] * num_views)
+            if len(shapes) != num_views:
+                raise ValueError(f'sample {meta.get("sample_idx", "?")}: img_shape lists '
+                                 f'{len(shapes)} views, features have {num_views}')
+            mask = torch.ones(num_views, *input_hw, device=device)
+            for view, hw in enumerate(shapes):
+                mask[view, :int(hw[0]), :int(hw[1])] = 0
+                any_pad |= int(hw[0]) < input_hw[0] or int(hw[1]) < input_hw[1]
+            masks.append(mask)
+        if not any_pad:
+            return None
+        return F.interpolate(torch.stack(masks), size=feat_hw).bool()
 
     @staticmethod
     def _stack_lidar2img(metas: List[dict], num_views: int, device: torch.device) -> Tensor:
@@ -237,6 +293,7 @@ class PETRHead(BaseModule):
         Returns:
             Dict[str, Tensor]: losses.
         """
+        self._warn_nonfinite(cls_scores, bbox_preds)
         gt_codes, gt_labels = [], []
         for gt in batch_gt_instances_3d:
             codes = gt_box_codes(gt.bboxes_3d, self.bbox_coder).to(bbox_preds)
@@ -253,6 +310,17 @@ class PETRHead(BaseModule):
             losses[f'{prefix}loss_cls'] = loss_cls
             losses[f'{prefix}loss_bbox'] = loss_bbox
         return losses
+
+    @staticmethod
+    def _warn_nonfinite(cls_scores: Tensor, bbox_preds: Tensor) -> None:
+        """Warn, naming layer, sample and query, when predictions are NaN / inf."""
+        bad = ~(torch.isfinite(cls_scores).all(-1) & torch.isfinite(bbox_preds).all(-1))
+        if bad.any():
+            layer, sample, query = (int(v) for v in torch.nonzero(bad)[0])
+            warnings.warn(f'PETRHead: {int(bad.sum())} query predictions are non-finite '
+                          f'(NaN/inf), first at decoder layer {layer}, sample {sample}, query '
+                          f'{query}; their matching costs become 100 (as the official PETR) and '
+                          'their non-finite values count as 0 in the loss')
 
     def _valid_targets(self, codes: Tensor, labels: Tensor) -> Tensor:
         """Ground truth the queries can represent: a known class and a centre inside
@@ -286,14 +354,22 @@ class PETRHead(BaseModule):
             code_weights.append(weight)
         labels = torch.cat(labels)
         target = torch.cat(code_targets)
-        # Unknown velocities are NaN in some info files: no gradient for those entries.
+        # Unknown velocities are NaN in some info files: no gradient for those boxes (official)
+        # or only for those entries.
         finite = torch.isfinite(target)
+        if self.nonfinite_targets == 'row':
+            finite = finite.all(-1, keepdim=True).expand_as(finite)
         weight = torch.cat(code_weights) * finite * self.code_weights
         target = torch.where(finite, target, torch.zeros_like(target))
         num_pos = max(float((labels < self.num_classes).sum()), 1.0)
+        # A non-finite prediction would make the whole layer's loss NaN (the official head then
+        # zeroes it with nan_to_num): it counts as 0 here, without gradient, so the other
+        # queries keep training.
+        cls_scores = torch.nan_to_num(cls_scores, nan=0.0, posinf=0.0, neginf=0.0)
+        bbox_preds = torch.nan_to_num(bbox_preds, nan=0.0, posinf=0.0, neginf=0.0)
         loss_cls = self.loss_cls(cls_scores.flatten(0, 1), labels, avg_factor=num_pos)
         loss_bbox = self.loss_bbox(bbox_preds.flatten(0, 1), target, weight, avg_factor=num_pos)
-        return loss_cls, loss_bbox
+        return torch.nan_to_num(loss_cls), torch.nan_to_num(loss_bbox)
 
     # ------------------------------------------------------------------ predict
     def predict(self, feats: Tensor, batch_data_samples: List[Det3DDataSample]

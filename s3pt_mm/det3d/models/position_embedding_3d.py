@@ -1,5 +1,5 @@
 """PETR's 3D position embedding of multi-view image features."""
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 from mmdet3d.registry import MODELS
 from torch import Tensor, nn
@@ -12,8 +12,9 @@ from ..geometry import (depth_bins, frustum_points, inverse_sigmoid, lift_frustu
 class PositionEmbedding3D(nn.Module):
     """3D position embedding (PETR, Liu et al. ECCV 2022, Sec. 3.2-3.3).
 
-    For every feature cell of every view, ``D`` frustum points ``(u d_i, v d_i, d_i)`` at the
-    cell centre are lifted to the LiDAR frame with the view's (augmented) ``lidar2img^-1``,
+    For every feature cell of every view, ``D`` frustum points ``(u d_i, v d_i, d_i)`` on the
+    ray through the cell's top-left corner ``(u, v) = (16 j, 16 i)`` (official PETR; the cell
+    centre with ``frustum_anchor='centre'``) are lifted to the LiDAR frame with the view's (augmented) ``lidar2img^-1``,
     normalised to ``position_range`` (unit cube), mapped through ``inverse_sigmoid`` and
     flattened to ``3 D`` channels; a 1x1-conv MLP (``3D -> 4E -> E``) turns them into the 3D
     position embedding. With ``with_multiview_sine``, PETR's sine encoding of (view, row,
@@ -28,12 +29,19 @@ class PositionEmbedding3D(nn.Module):
             Defaults to PETR's [-61.2, -61.2, -10, 61.2, 61.2, 10].
         lid (bool): linear-increasing depth bins. Defaults to True.
         with_multiview_sine (bool): add the (view, row, column) sine encoding. Defaults to True.
+        frustum_anchor (str): ``'corner'`` (official PETR) or ``'centre'`` of each feature cell,
+            see :func:`~s3pt_mm.det3d.geometry.frustum_points`. Defaults to ``'corner'``.
     """
 
     def __init__(self, embed_dims: int, depth_num: int = 64, depth_start: float = 1.0,
                  position_range: Sequence[float] = (-61.2, -61.2, -10.0, 61.2, 61.2, 10.0),
-                 lid: bool = True, with_multiview_sine: bool = True) -> None:
+                 lid: bool = True, with_multiview_sine: bool = True,
+                 frustum_anchor: str = 'corner') -> None:
         super().__init__()
+        if frustum_anchor not in ('corner', 'centre'):
+            raise ValueError(f"frustum_anchor must be 'corner' or 'centre', got "
+                             f'{frustum_anchor!r}')
+        self.frustum_anchor = frustum_anchor
         if len(position_range) != 6:
             raise ValueError(f'position_range needs 6 values, got {position_range}')
         if embed_dims % 2:
@@ -65,17 +73,20 @@ class PositionEmbedding3D(nn.Module):
             Tensor: (B, N, H, W, D, 3) coordinates in the unit cube of ``position_range``.
         """
         stride = (img_hw[0] / feat_hw[0], img_hw[1] / feat_hw[1])
-        points = frustum_points(feat_hw, stride, self.depths)
+        points = frustum_points(feat_hw, stride, self.depths, self.frustum_anchor)
         return normalize_coords(lift_frustum(points, lidar2img), self.position_range)
 
     def forward(self, feat_hw: Tuple[int, int], img_hw: Tuple[int, int],
-                lidar2img: Tensor) -> Tensor:
+                lidar2img: Tensor, padding_mask: Optional[Tensor] = None) -> Tensor:
         """Position embedding of every feature cell.
 
         Args:
             feat_hw (Tuple[int, int]): (H, W) of the feature map.
             img_hw (Tuple[int, int]): (H_img, W_img) of the (padded) network input.
             lidar2img (Tensor): (B, N, 4, 4) per-view projections.
+            padding_mask (Optional[Tensor]): (B, N, H, W) bool, True on feature cells of image
+                padding; only the sine encoding's counts use it (as the official PETR).
+                Defaults to None.
 
         Returns:
             Tensor: (B, N, E, H, W).
@@ -87,6 +98,11 @@ class PositionEmbedding3D(nn.Module):
         coords = coords.flatten(-2).permute(0, 1, 4, 2, 3).reshape(b * n, -1, h, w)
         pos = self.position_encoder(coords)
         if self.with_multiview_sine:
-            sine = multiview_sine_encoding(n, feat_hw, self.embed_dims // 2).to(pos)
-            pos = pos + self.adapt_sine(sine).repeat(b, 1, 1, 1)
+            if padding_mask is None:
+                sine = multiview_sine_encoding(n, feat_hw, self.embed_dims // 2).to(pos)
+                pos = pos + self.adapt_sine(sine).repeat(b, 1, 1, 1)
+            else:
+                sine = multiview_sine_encoding(n, feat_hw, self.embed_dims // 2,
+                                               padding_mask=padding_mask).to(pos)
+                pos = pos + self.adapt_sine(sine.flatten(0, 1))
         return pos.view(b, n, self.embed_dims, h, w)

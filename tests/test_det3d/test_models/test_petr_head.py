@@ -77,3 +77,38 @@ def test_no_ground_truth_is_all_background(det3d):
     assert float(losses['loss_bbox']) == 0.0
     # Negative with logit 20: (1 - alpha) p^2 (-log(1 - p)) ~ 0.75 * 20, avg_factor 1, x 2.
     assert float(losses['loss_cls']) == pytest.approx(2 * 0.75 * 20, rel=1e-4)
+
+
+def test_nan_prediction_does_not_crash_matching_and_is_reported(det3d):
+    """One query's box code and logits are NaN (e.g. a diverging run): scipy's assignment would
+    raise on the NaN costs; the official rule replaces them by 100, the loss stays finite (the
+    NaN query counts as 0) and a warning names layer, sample and query."""
+    head = _head()
+    gt = _gt(extra=False)
+    logits, preds = _predictions(head, gt)
+    ref = head.loss_by_feat(logits, preds, [gt])
+    logits, preds = logits.clone(), preds.clone()
+    preds[0, 0, 3, :] = math.nan  # query 3 is unmatched in the clean case
+    logits[0, 0, 3, 2] = math.nan
+    with pytest.warns(UserWarning, match=r'non-finite.*layer 0, sample 0, query 3'):
+        losses = head.loss_by_feat(logits, preds, [gt])
+    assert all(torch.isfinite(v) for v in losses.values())
+    # The three GT boxes keep their queries, so the box loss is unchanged.
+    assert float(losses['loss_bbox']) == pytest.approx(float(ref['loss_bbox']), rel=1e-5)
+    assert float(losses['loss_cls']) < 1.0
+
+
+def test_assigner_replaces_non_finite_costs(det3d):
+    from mmdet3d.registry import TASK_UTILS
+    assigner = TASK_UTILS.build(dict(
+        type='HungarianAssigner3D',
+        match_costs=[dict(type='mmdet.FocalLossCost', weight=2.0),
+                     dict(type='BBox3DL1Cost', weight=0.25)]))
+    codes = torch.zeros(3, 10)
+    codes[1, :2] = torch.tensor([5.0, 2.0])
+    codes[2] = math.nan
+    pred = InstanceData(scores=torch.zeros(3, 10), bboxes=codes)
+    gt = InstanceData(labels=torch.tensor([4]), bboxes=codes[1:2].clone())
+    with pytest.warns(UserWarning, match='1 of 3 predictions have a non-finite'):
+        result = assigner.assign(pred, gt, img_meta=dict(sample_idx='s7'))
+    assert result.gt_inds.tolist() == [0, 1, 0] and result.labels.tolist() == [-1, 4, -1]

@@ -1,4 +1,5 @@
-"""PositionEmbedding3D: normalised frustum coordinates and what the 1x1-conv MLP receives."""
+"""PositionEmbedding3D: normalised frustum coordinates (cell corners, as the official PETR) and
+what the 1x1-conv MLP receives."""
 import numpy as np
 import torch
 
@@ -25,8 +26,11 @@ def test_coords_are_the_cells_frustum_in_the_unit_cube(det3d, real_keyframe_info
     xyz = denormalize_coords(coords.double(), pe.position_range)  # float32 coords: ~5e-3 px
     for v in range(6):
         uv, d = project_points(xyz[0, v], lidar2img[0, v])
-        torch.testing.assert_close(uv[..., 0], ((torch.arange(50) + 0.5) * 16 - 0.5).double()
+        # Official PETR: the ray through the cell's corner (16 j, 16 i).
+        torch.testing.assert_close(uv[..., 0], (torch.arange(50) * 16.0).double()
                                    [None, :, None].expand(20, 50, 8), atol=0.01, rtol=0)
+        torch.testing.assert_close(uv[..., 1], (torch.arange(20) * 16.0).double()
+                                   [:, None, None].expand(20, 50, 8), atol=0.01, rtol=0)
         torch.testing.assert_close(d, pe.depths.double().expand(20, 50, 8), atol=1e-4, rtol=0)
     # Farthest bin (LID, i = D - 1): 1 + 60.2 * 7 / 9 = 47.8 m, inside the +-61.2 m square;
     # rays looking down leave the +-10 m z range (inverse_sigmoid clamps those).
