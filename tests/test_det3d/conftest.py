@@ -96,7 +96,7 @@ def build_petr_dataset(det3d) -> Callable[..., object]:
 
     def make(data_root: Path, ann_file: str, final_hw: Sequence[int] = (64, 160),
              train: bool = True, augment: bool = False,
-             data_prefix: Optional[dict] = None):
+             data_prefix: Optional[dict] = None, **dataset_kwargs):
         if data_prefix is None:  # mmdet3d's layout: sensor files under samples/<CHANNEL>
             data_prefix = dict(pts='samples/LIDAR_TOP', **{c: f'samples/{c}' for c in CAMERAS})
         pipeline = [dict(type='LoadMultiViewImageFromFiles', num_views=6)]
@@ -112,7 +112,7 @@ def build_petr_dataset(det3d) -> Callable[..., object]:
             type='NuScenesDataset', data_root=str(data_root), ann_file=ann_file,
             data_prefix=data_prefix, pipeline=pipeline, metainfo=dict(classes=CLASSES),
             modality=dict(use_lidar=False, use_camera=True), test_mode=not train,
-            box_type_3d='LiDAR'))
+            box_type_3d='LiDAR', **dataset_kwargs))
 
     return make
 

@@ -37,6 +37,16 @@ def test_config_builds_with_tab4_settings(det3d, repo_root, name):
     head = cfg.model.pts_bbox_head
     assert (head.num_queries, head.num_layers, head.num_heads, head.feedforward_channels,
             head.embed_dims, head.in_channels) == (900, 6, 8, 2048, width, width)
+    # Official PETR augmentation / filters: range + name filters, one image draw per sample,
+    # global BEV rotation +-0.3925 rad and scale 0.95-1.05, valid-flag ground truth.
+    types = [t.type for t in cfg.train_pipeline]
+    assert types.index('ObjectRangeFilter') < types.index('GlobalRotScaleBEV')
+    assert types.index('MultiViewResizeCropFlip') < types.index('GlobalRotScaleBEV')
+    rot = cfg.train_pipeline[types.index('GlobalRotScaleBEV')]
+    assert tuple(rot.rot_range) == (-0.3925, 0.3925) and tuple(rot.scale_range) == (0.95, 1.05)
+    assert cfg.train_dataloader.dataset.use_valid_flag is True
+    assert cfg.model.grid_mask.type == 'GridMask' and cfg.model.grid_mask.prob == 0.7
+    assert cfg.model.pts_bbox_head.assigner.type == 'HungarianAssigner3D'
     assert cfg.val_evaluator.type == 'NuScenesRangeMetric'
     assert cfg.val_evaluator.ranges == [20.0, 30.0, 60.0]
 
@@ -46,3 +56,6 @@ def test_config_builds_with_tab4_settings(det3d, repo_root, name):
     assert model.img_backbone.backbone.embed_dims == width
     assert model.pts_bbox_head.reference_points.weight.shape == (900, 3)
     assert len(model.pts_bbox_head.decoder.layers) == 6
+    head = model.pts_bbox_head
+    assert head.share_branches and head.position_embedding.frustum_anchor == 'corner'
+    assert all(branch is head.cls_branches[0] for branch in head.cls_branches)

@@ -16,6 +16,7 @@ data_prefix = dict(
     CAM_BACK_RIGHT='samples/CAM_BACK_RIGHT',
     CAM_BACK_LEFT='samples/CAM_BACK_LEFT')
 backend_args = None
+point_cloud_range = [-51.2, -51.2, -5.0, 51.2, 51.2, 3.0]  # the head's pc_range
 
 # PETR's resize_lim (0.47, 0.625) at 1600x900 -> 800x320, relative to the fitting scale 0.5.
 image_aug = dict(type='MultiViewResizeCropFlip', final_hw=(320, 800), scale_range=(0.94, 1.25),
@@ -24,8 +25,13 @@ train_pipeline = [
     dict(type='LoadMultiViewImageFromFiles', num_views=6, backend_args=backend_args),
     dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True,
          with_attr_label=False),
+    # The official PETR's order: range / name filters, image augmentation (one draw per sample),
+    # then the global BEV rotation / scaling (kept consistent with the cameras, see
+    # docs/detection3d.md).
+    dict(type='ObjectRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='ObjectNameFilter', classes=class_names),
     dict(image_aug, flip_prob=0.5),
+    dict(type='GlobalRotScaleBEV', rot_range=(-0.3925, 0.3925), scale_range=(0.95, 1.05)),
     dict(type='Pack3DDetInputs', keys=['img', 'gt_bboxes_3d', 'gt_labels_3d']),
 ]
 test_pipeline = [
@@ -48,6 +54,7 @@ train_dataloader = dict(
         metainfo=metainfo,
         modality=input_modality,
         test_mode=False,
+        use_valid_flag=True,  # official PETR: train on boxes flagged valid in the info files
         box_type_3d='LiDAR',
         backend_args=backend_args))
 val_dataloader = dict(

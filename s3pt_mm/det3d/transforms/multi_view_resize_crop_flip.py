@@ -1,5 +1,5 @@
 """Resize, crop and flip every camera view, keeping ``cam2img`` / ``lidar2img`` consistent."""
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import mmcv
 import numpy as np
@@ -13,7 +13,8 @@ from ..geometry import image_aug_matrix, to_homogeneous_4x4
 class MultiViewResizeCropFlip(BaseTransform):
     """PETR's image augmentation, folded into each view's projection matrices.
 
-    Per view (randomness drawn independently per view and per call): resize by
+    One draw per sample, shared by all views (official PETR's ``ResizeCropFlipImage``;
+    ``per_view=True`` draws per view instead): resize by
     ``r = r_fit * s`` where ``r_fit = max(H_out / H, W_out / W)`` is the scale at which the image
     just covers the output and ``s ~ U(scale_range)``; crop an ``(H_out, W_out)`` window whose
     bottom edge sits ``b ~ U(bottom_crop_range)`` of the resized height above the bottom (the
@@ -53,12 +54,14 @@ class MultiViewResizeCropFlip(BaseTransform):
             Defaults to (0.0, 0.0).
         flip_prob (float): probability of mirroring a view. Defaults to 0.5.
         test_mode (bool): deterministic test-time version. Defaults to False.
+        per_view (bool): independent draws per view instead of one per sample.
+            Defaults to False.
     """
 
     def __init__(self, final_hw: Sequence[int] = (320, 800),
                  scale_range: Sequence[float] = (0.94, 1.25),
                  bottom_crop_range: Sequence[float] = (0.0, 0.0), flip_prob: float = 0.5,
-                 test_mode: bool = False) -> None:
+                 test_mode: bool = False, per_view: bool = False) -> None:
         if len(final_hw) != 2 or min(final_hw) < 1:
             raise ValueError(f'final_hw must be (height, width) >= 1, got {final_hw}')
         if not 0 < scale_range[0] <= scale_range[1]:
@@ -70,32 +73,39 @@ class MultiViewResizeCropFlip(BaseTransform):
         self.bottom_crop_range = tuple(bottom_crop_range)
         self.flip_prob = flip_prob
         self.test_mode = test_mode
+        self.per_view = per_view
 
-    def sample_params(self, height: int, width: int
+    def draw(self) -> Tuple[float, float, float, bool]:
+        """The random numbers of one augmentation: scale ``s``, bottom fraction ``b``,
+        horizontal window position in [0, 1) of the slack, flip (fixed in test mode)."""
+        if self.test_mode:
+            return 1.0, float(np.mean(self.bottom_crop_range)), 0.5, False
+        return (float(np.random.uniform(*self.scale_range)),
+                float(np.random.uniform(*self.bottom_crop_range)), float(np.random.rand()),
+                bool(np.random.rand() < self.flip_prob))
+
+    def sample_params(self, height: int, width: int,
+                      drawn: Optional[Tuple[float, float, float, bool]] = None
                       ) -> Tuple[Tuple[int, int], Tuple[int, int], bool]:
-        """Draw one view's augmentation.
+        """One view's augmentation.
 
         Args:
             height (int): input image height.
             width (int): input image width.
+            drawn (Optional[Tuple]): the output of :meth:`draw`; None draws anew.
 
         Returns:
             Tuple: ``(new_w, new_h)`` resized size, ``(crop_x, crop_y)`` top-left corner of the
             window in the resized image, and the flip flag.
         """
+        scale, bottom, position, flip = self.draw() if drawn is None else drawn
         out_h, out_w = self.final_hw
         r_fit = max(out_h / height, out_w / width)
-        if self.test_mode:
-            scale, bottom = 1.0, float(np.mean(self.bottom_crop_range))
-        else:
-            scale = np.random.uniform(*self.scale_range)
-            bottom = np.random.uniform(*self.bottom_crop_range)
         new_w = max(1, int(round(width * r_fit * scale)))
         new_h = max(1, int(round(height * r_fit * scale)))
         crop_y = int((1 - bottom) * new_h) - out_h
         slack = max(0, new_w - out_w)
-        crop_x = slack // 2 if self.test_mode else int(np.random.uniform(0, slack))
-        flip = (not self.test_mode) and bool(np.random.rand() < self.flip_prob)
+        crop_x = slack // 2 if self.test_mode else int(position * slack)
         return (new_w, new_h), (crop_x, crop_y), flip
 
     def apply_image(self, img: np.ndarray, new_wh: Tuple[int, int], crop_xy: Tuple[int, int],
@@ -125,9 +135,10 @@ class MultiViewResizeCropFlip(BaseTransform):
                                  f'{results.get("sample_idx", "?")}; got '
                                  f'{len(results.get(key, []))}')
         out_imgs, cam2imgs, lidar2imgs, aug_mats, flips = [], [], [], [], []
+        drawn = None if self.per_view else self.draw()
         for img, cam2img, lidar2cam in zip(imgs, results['cam2img'], results['lidar2cam']):
             h, w = img.shape[:2]
-            new_wh, crop_xy, flip = self.sample_params(h, w)
+            new_wh, crop_xy, flip = self.sample_params(h, w, drawn)
             out_imgs.append(self.apply_image(img, new_wh, crop_xy, flip))
             aug = image_aug_matrix((new_wh[0] / w, new_wh[1] / h), crop_xy, flip,
                                    self.final_hw[1])
@@ -148,4 +159,5 @@ class MultiViewResizeCropFlip(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(final_hw={self.final_hw}, '
                 f'scale_range={self.scale_range}, bottom_crop_range={self.bottom_crop_range}, '
-                f'flip_prob={self.flip_prob}, test_mode={self.test_mode})')
+                f'flip_prob={self.flip_prob}, test_mode={self.test_mode}, '
+                f'per_view={self.per_view})')

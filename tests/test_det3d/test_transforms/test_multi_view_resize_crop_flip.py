@@ -36,23 +36,29 @@ def test_test_mode_is_petr_resize_and_bottom_crop(det3d, real_keyframe_info, nus
     assert results['cam2img'][0][1, 2] == pytest.approx(0.5 * (cy + 0.5) - 0.5 - 130)
 
 
-def test_train_mode_draws_per_view_and_flips_the_image(det3d, real_keyframe_info,
-                                                       nuscenes_sample_dir):
+@pytest.mark.parametrize('per_view', [False, True])
+def test_train_mode_draws_per_sample_or_per_view_and_flips_the_image(
+        det3d, real_keyframe_info, nuscenes_sample_dir, per_view):
+    """Official PETR: one draw shared by the six views; ``per_view=True``: one per view."""
     from s3pt_mm.det3d.transforms import MultiViewResizeCropFlip
     aug = MultiViewResizeCropFlip(final_hw=(320, 800), scale_range=(0.94, 1.25),
-                                  bottom_crop_range=(0.0, 0.2), flip_prob=0.5)
+                                  bottom_crop_range=(0.0, 0.2), flip_prob=0.5,
+                                  per_view=per_view)
     np.random.seed(0)
     results = aug.transform(_inputs(real_keyframe_info, nuscenes_sample_dir))
     scales = {round(m[1, 1], 6) for m in results['img_aug_matrix']}
-    assert len(scales) == 6  # one scale per view
-    assert 0 < sum(results['flip']) < 6
     assert all(0.47 - 1e-3 <= s <= 0.625 + 1e-3 for s in scales)  # PETR's resize_lim
+    if per_view:
+        assert len(scales) == 6  # one scale per view
+        assert 0 < sum(results['flip']) < 6
+    else:
+        assert len(scales) == 1 and len(set(results['flip'])) == 1
+        assert len({m.tobytes() for m in results['img_aug_matrix']}) == 1
     # A flipped view is the mirror image of the same view without the flip.
     np.random.seed(0)
-    params = [aug.sample_params(900, 1600) for _ in CAMERAS]
+    new_wh, crop, flip = aug.sample_params(900, 1600)
     front = real_keyframe_info['images'][CAMERAS[0]]['img_path']
     img0 = cv2.imread(str(nuscenes_sample_dir / front))
-    new_wh, crop, flip = params[0]
     np.testing.assert_array_equal(results['img'][0],
                                   aug.apply_image(img0, new_wh, crop, flip))
     np.testing.assert_array_equal(aug.apply_image(img0, new_wh, crop, True)[:, ::-1],
@@ -85,3 +91,34 @@ def test_pipeline_packs_lidar2img_for_the_model(det3d, build_petr_dataset, nusce
     kept = [b for b in real_keyframe_info['instances']
             if b['bbox_label_3d'] >= 0 and b['num_lidar_pts'] > 0]
     assert len(item['data_samples'].gt_instances_3d) == len(kept) == 65
+
+
+def test_valid_flag_filter_of_the_official_config(det3d, build_petr_dataset,
+                                                  nuscenes_sample_dir, real_prefix,
+                                                  real_keyframe_info, tmp_path):
+    """``use_valid_flag=True`` (official PETR, our train config) keeps the boxes flagged
+    ``bbox_3d_isvalid`` in the info file instead of those with LiDAR points. The keyframe's
+    flags equal ``num_lidar_pts > 0``, so a copy with box 0's flag cleared tells them apart."""
+    import copy
+    import pickle
+    with open(nuscenes_sample_dir / 'n015-2018-07-24-11-22-45+0800.pkl', 'rb') as f:
+        infos = pickle.load(f)
+    infos = copy.deepcopy(infos)
+    instances = infos['data_list'][0]['instances']
+    first = next(i for i, b in enumerate(instances)
+                 if b['bbox_label_3d'] >= 0 and b['num_lidar_pts'] > 0)
+    instances[first]['bbox_3d_isvalid'] = False
+    with open(tmp_path / 'flags.pkl', 'wb') as f:
+        pickle.dump(infos, f)
+    kept = [b for b in instances if b['bbox_label_3d'] >= 0 and b['bbox_3d_isvalid']]
+    for use_valid_flag, expected in ((True, len(kept)), (False, len(kept) + 1)):
+        ds = build_petr_dataset(nuscenes_sample_dir, str(tmp_path / 'flags.pkl'),
+                                final_hw=(128, 320), data_prefix=real_prefix,
+                                use_valid_flag=use_valid_flag)
+        assert len(ds[0]['data_samples'].gt_instances_3d) == expected
+    # Same boxes in the same order (centre x, y, size, yaw; z moves to the bottom face).
+    boxes = ds[0]['data_samples'].gt_instances_3d.bboxes_3d.tensor.numpy()
+    ref = np.array([b['bbox_3d'] for b in instances
+                    if b['bbox_label_3d'] >= 0 and b['num_lidar_pts'] > 0])
+    np.testing.assert_allclose(boxes[:, [0, 1, 3, 4, 5, 6]], ref[:, [0, 1, 3, 4, 5, 6]],
+                               atol=1e-5)
