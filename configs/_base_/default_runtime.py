@@ -9,6 +9,13 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Resume safety (docs/resuming.md): refuse a checkpoint of another model/optimizer, seed
+    # torch per iteration (drop path), stop at the first non-finite loss before a checkpoint
+    # records it, warn when the schedules do not fit max_epochs.
+    checkpoint_compatibility=dict(type='CheckpointCompatibilityHook'),
+    iteration_seed=dict(type='IterationSeedHook'),
+    non_finite_loss=dict(type='NonFiniteLossHook'),
+    schedule_fit=dict(type='ScheduleFitHook'),
 )
 
 env_cfg = dict(

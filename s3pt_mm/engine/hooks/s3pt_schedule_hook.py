@@ -85,7 +85,33 @@ class S3PTScheduleHook(Hook):
                                                       epoch)
         return values
 
+    def fit_problems(self, max_epochs: int) -> list:
+        """The epoch counts of this hook that do not fit a run of ``max_epochs`` epochs.
+
+        The teacher-temperature warm-up, the frozen last layer and the cross-image start are
+        absolute epoch counts (as in DINO and the paper's Tab. 3); α follows ``max_epochs`` and
+        always fits.
+        """
+        problems = []
+        if self.teacher_temp_warmup_epochs > max_epochs:
+            reached = warmup_then_constant(self.warmup_teacher_temp, self.teacher_temp,
+                                           self.teacher_temp_warmup_epochs, max_epochs - 1)
+            problems.append(f'teacher_temp_warmup_epochs={self.teacher_temp_warmup_epochs} > '
+                            f'max_epochs={max_epochs}: the teacher temperature ends at '
+                            f'{reached:.4g} instead of {self.teacher_temp}')
+        if self.freeze_last_layer_epochs >= max_epochs:
+            problems.append(f'freeze_last_layer_epochs={self.freeze_last_layer_epochs} >= '
+                            f'max_epochs={max_epochs}: the last layer is never trained')
+        if self.cross_image_start_epoch >= max_epochs:
+            problems.append(f'cross_image_start_epoch={self.cross_image_start_epoch} >= '
+                            f'max_epochs={max_epochs}: the cross-image loss never runs')
+        return problems
+
     def before_train(self, runner) -> None:
+        problems = self.fit_problems(runner.max_epochs)
+        if problems:
+            runner.logger.warning('!' * 80 + '\nS3PTScheduleHook does not fit this run:\n  - ' +
+                                  '\n  - '.join(problems) + '\n' + '!' * 80)
         head = get_ori_model(runner.model).head
         optimizer = runner.optim_wrapper.optimizer
         if self._hooked_optimizer is not optimizer:
