@@ -45,7 +45,9 @@ train_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     pin_memory=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    # DefaultSampler + per-sample augmentation seeds (seed, epoch, index): the data does not
+    # depend on num_workers, persistent_workers or a resume (docs/resuming.md).
+    sampler=dict(type='EpochSeededSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(
         type=dataset_type,

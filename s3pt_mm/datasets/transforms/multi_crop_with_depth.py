@@ -10,6 +10,7 @@ from mmengine.registry import DefaultScope
 from mmpretrain.registry import TRANSFORMS
 from PIL import Image
 
+from s3pt_mm.datasets.sample_seed import augmentation_key, sample_random_state
 from s3pt_mm.datasets.view_geometry import (CropBox, crop_depth_nearest, sample_crop_box,
                                             token_depths, token_positions)
 from .sample_context import describe_sample
@@ -65,6 +66,12 @@ class MultiCropWithDepth(BaseTransform):
 
     Views are ordered global first, then local. Local views carry no depth (spec section 1:
     DINO's local crops; S3PT and CrIBo use none).
+
+    Randomness: when ``sample_idx`` is a :class:`~s3pt_mm.datasets.sample_seed.SampleIndex`
+    (``EpochSeededSampler``), every draw of the sample (crop boxes, flips and the photometric
+    sub-pipelines) comes from a state seeded by ``(seed, epoch, sample index)``, so a sample's
+    views do not depend on the worker count, worker persistence or a resume (docs/resuming.md).
+    Otherwise the draws come from the global ``numpy.random`` state.
 
     **Required Keys:**
 
@@ -229,13 +236,17 @@ class MultiCropWithDepth(BaseTransform):
         # Pillow: convert the full image once and resize straight from the crop box.
         pil = Image.fromarray(img) if self.backend == 'pillow' else None
 
-        boxes = [self._draw_box(height, width, self.global_crop_size, self.global_crop_scale)
-                 for _ in range(self.num_global_crops)]
-        boxes += [self._draw_box(height, width, self.local_crop_size, self.local_crop_scale)
-                  for _ in range(self.num_local_crops)]
-        pipelines = self.global_photometric + [self.local_photometric] * self.num_local_crops
-        views = [pipe(dict(img=self._resize_image(img, pil, box)))['img']
-                 for box, pipe in zip(boxes, pipelines)]
+        # Every random draw of this sample, photometric transforms included, happens here.
+        with sample_random_state(augmentation_key(results)):
+            boxes = [self._draw_box(height, width, self.global_crop_size,
+                                    self.global_crop_scale)
+                     for _ in range(self.num_global_crops)]
+            boxes += [self._draw_box(height, width, self.local_crop_size, self.local_crop_scale)
+                      for _ in range(self.num_local_crops)]
+            pipelines = (self.global_photometric +
+                         [self.local_photometric] * self.num_local_crops)
+            views = [pipe(dict(img=self._resize_image(img, pil, box)))['img']
+                     for box, pipe in zip(boxes, pipelines)]
 
         global_boxes = boxes[:self.num_global_crops]
         results['token_pos'] = torch.from_numpy(

@@ -1,0 +1,3 @@
+from .epoch_seeded_sampler import EpochSeededSampler
+
+__all__ = ['EpochSeededSampler']
