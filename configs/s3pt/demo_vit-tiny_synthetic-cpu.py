@@ -58,10 +58,10 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=2,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 2, eta_min=1e-5, by_epoch=True, begin=2,
-         end=max_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=2,
+         convert_to_iter_based=True),  # ends at max_epochs (also when overridden)
     dict(type='CosineAnnealingParamScheduler', param_name='weight_decay', eta_min_ratio=10.0,
-         T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs, convert_to_iter_based=True),
+         by_epoch=True, begin=0, convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 custom_hooks = [

@@ -5,10 +5,10 @@ optim_wrapper = dict(optimizer=dict(lr=7.5e-4), clip_grad=dict(max_norm=0.3))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=10,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=90, eta_min=2e-6, by_epoch=True, begin=10, end=100,
+    dict(type='CosineAnnealingLR', eta_min=2e-6, by_epoch=True, begin=10,
          convert_to_iter_based=True),
     dict(type='CosineAnnealingParamScheduler', param_name='weight_decay', eta_min_ratio=10.0,
-         T_max=100, by_epoch=True, begin=0, end=100, convert_to_iter_based=True),
+         by_epoch=True, begin=0, convert_to_iter_based=True),
 ]
 custom_hooks = [
     dict(type='S3PTScheduleHook', warmup_teacher_temp=0.04, teacher_temp=0.07,

@@ -8,14 +8,17 @@ optim_wrapper = dict(
     # DINO: no weight decay on biases and normalisation parameters.
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0),
 )
+# The cosine phases have no `end`/`T_max`: mmengine ends them at train_cfg.max_epochs, so a
+# `--cfg-options train_cfg.max_epochs=N` override rescales them (DINO's cosine_scheduler:
+# absolute warm-up epochs, cosine over the rest). ScheduleFitHook warns when N <= 10.
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=10,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=490, eta_min=1e-5, by_epoch=True, begin=10, end=500,
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=10,
          convert_to_iter_based=True),
     # eta_min_ratio keeps the no-decay groups at 0 while 0.04 grows to 0.4.
     dict(type='CosineAnnealingParamScheduler', param_name='weight_decay', eta_min_ratio=10.0,
-         T_max=500, by_epoch=True, begin=0, end=500, convert_to_iter_based=True),
+         by_epoch=True, begin=0, convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=500)
 auto_scale_lr = dict(base_batch_size=256)

@@ -1,7 +1,8 @@
 # mmdet3d's cyclic-20e schedule with S3PT's PETR settings (supplementary Tab. 4): AdamW lr 3e-4,
 # weight decay 0.01, gradient clipping 35, no fp16. Learning rate: cosine from lr up to 10 lr
 # over the first 8 epochs (40 %), then down to 1e-4 lr; momentum (AdamW beta1) 0.85/0.95 of its
-# value -> 1 in step with it.
+# value -> 1 in step with it. The phases are absolute epochs (8 + 12): with another
+# train_cfg.max_epochs, ScheduleFitHook warns that they no longer fit; set them for that length.
 lr = 3e-4
 optim_wrapper = dict(
     type='OptimWrapper',

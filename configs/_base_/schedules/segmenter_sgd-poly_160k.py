@@ -6,8 +6,9 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=8e-4, momentum=0.9, weight_decay=0.0),
     clip_grad=None)
 # eta_min 0: mmseg's 1e-4 is above the smallest swept lr and would make the "decay" rise.
+# No `end`: mmengine ends the decay at train_cfg.max_iters, so an override rescales it.
 param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=160000, by_epoch=False)
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, by_epoch=False)
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=160000, val_interval=16000)
 val_cfg = dict(type='ValLoop')
