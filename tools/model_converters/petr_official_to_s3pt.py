@@ -1,7 +1,7 @@
 r"""Convert an official PETR checkpoint (mmdetection3d ``projects/PETR``) to this package.
 
     python tools/model_converters/petr_official_to_s3pt.py petr_official.pth \
-        checkpoints/petr_head_s3pt.pth [--config configs/petr/petr_vit-s16-frozen_nuscenes-800x320.py]
+        checkpoints/petr_head_s3pt.pth [--config CONFIG]
 
 The head (decoder, branches, position encoders, queries) is converted: parameter names, the
 query sine encoding's channel order and the yaw code (``s3pt_mm/det3d/official_petr.py``,

@@ -14,11 +14,11 @@ class PositionEmbedding3D(nn.Module):
 
     For every feature cell of every view, ``D`` frustum points ``(u d_i, v d_i, d_i)`` on the
     ray through the cell's top-left corner ``(u, v) = (16 j, 16 i)`` (official PETR; the cell
-    centre with ``frustum_anchor='centre'``) are lifted to the LiDAR frame with the view's (augmented) ``lidar2img^-1``,
-    normalised to ``position_range`` (unit cube), mapped through ``inverse_sigmoid`` and
-    flattened to ``3 D`` channels; a 1x1-conv MLP (``3D -> 4E -> E``) turns them into the 3D
-    position embedding. With ``with_multiview_sine``, PETR's sine encoding of (view, row,
-    column) passed through a second MLP (``3E/2 -> 4E -> E``) is added.
+    centre with ``frustum_anchor='centre'``) are lifted to the LiDAR frame with the view's
+    (augmented) ``lidar2img^-1``, normalised to ``position_range`` (unit cube), mapped through
+    ``inverse_sigmoid`` and flattened to ``3 D`` channels; a 1x1-conv MLP (``3D -> 4E -> E``)
+    turns them into the 3D position embedding. With ``with_multiview_sine``, PETR's sine
+    encoding of (view, row, column) passed through a second MLP (``3E/2 -> 4E -> E``) is added.
 
     Args:
         embed_dims (int): E.

@@ -189,7 +189,8 @@ def official_forward(sd, feats, lidar2img, metas):
         q = ln(q + attention(q + qpos, q + qpos, q, sd, p + 'attentions.0.attn.'), p + 'norms.0.')
         q = ln(q + attention(q + qpos, memory + key_pos, memory, sd, p + 'attentions.1.attn.',
                              key_mask), p + 'norms.1.')
-        hid = torch.relu(q @ sd[p + 'ffns.0.layers.0.0.weight'].T + sd[p + 'ffns.0.layers.0.0.bias'])
+        hid = torch.relu(q @ sd[p + 'ffns.0.layers.0.0.weight'].T
+                         + sd[p + 'ffns.0.layers.0.0.bias'])
         q = ln(q + hid @ sd[p + 'ffns.0.layers.1.weight'].T + sd[p + 'ffns.0.layers.1.bias'],
                p + 'norms.2.')
         outs.append(ln(q, HEAD + 'transformer.decoder.post_norm.'))
