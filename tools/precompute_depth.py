@@ -37,6 +37,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Tuple
 
+import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -44,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from s3pt_mm.datasets import NUSCENES_CAMERAS, NuScenesCameraDataset  # noqa: E402
 from s3pt_mm.datasets.depth_io import load_depth_png, save_depth_png  # noqa: E402
 from s3pt_mm.datasets.transforms.sample_context import describe_sample  # noqa: E402
-from s3pt_mm.datasets.validation import check_depth_map  # noqa: E402
+from s3pt_mm.datasets.validation import check_depth_map, read_image_size  # noqa: E402
 
 _pipeline = None
 _skip_bad = False
@@ -129,6 +130,45 @@ def is_done(path: str) -> bool:
     return True
 
 
+def infer_image_sizes(infos: List[dict]) -> int:
+    """Give images of unrecorded size the size of the majority of their calibration group.
+
+    mmdet3d's nuScenes infos do not record image sizes. Images of one channel with the same
+    intrinsics come from one camera and must have one size; when such a group disagrees and
+    one size holds a strict majority, every member gets that size as ``expected_img_shape``,
+    so ``LoadCameraImage`` refuses the others (a resized or foreign image) naming the file.
+    Only headers are read (:func:`read_image_size`); unreadable files are left to the pipeline.
+
+    Args:
+        infos (List[dict]): dataset items (modified in place).
+
+    Returns:
+        int: the number of images whose size disagrees with their group's majority.
+    """
+    groups = collections.defaultdict(list)
+    for info in infos:
+        if info.get('expected_img_shape') is not None:
+            continue
+        try:
+            size = read_image_size(info['img_path'])
+        except (ValueError, OSError):
+            continue  # reported, with the file's name, when the pipeline loads it
+        k = np.round(np.asarray(info['cam2img'], dtype=np.float64)[:3, :3], 3)
+        groups[(info['channel'], k.tobytes())].append((info, size))
+    outliers = 0
+    for (channel, _), members in groups.items():
+        counts = collections.Counter(size for _, size in members)
+        size, count = counts.most_common(1)[0]
+        if len(counts) == 1 or 2 * count <= len(members):
+            continue
+        outliers += len(members) - count
+        for info, _ in members:
+            info['expected_img_shape'] = size
+            info['expected_img_shape_source'] = (f'{count} of the {len(members)} {channel} '
+                                                 'images with the same calibration are')
+    return outliers
+
+
 def _init_worker(pipeline_cfg: list, skip_bad: bool = False) -> None:
     global _pipeline, _skip_bad
     import cv2
@@ -192,6 +232,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
            for b in dataset.bad_samples]
     bad_images = len(bad) * len(args.cameras)  # a bad info entry loses all its cameras
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    if not args.version and args.img_shape is None:  # sizes unknown: compare like with like
+        infer_image_sizes(infos)
     todo = [info for info in infos if args.overwrite or not is_done(info['depth_path'])]
     skipped = len(infos) - len(todo)
     print(f'{len(infos)} images, {skipped} already done, writing {len(todo)} to '

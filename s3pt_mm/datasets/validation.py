@@ -448,8 +448,8 @@ def read_image_size(path: PathLike, *, where: str = '') -> Tuple[int, int]:
 
 def check_image_file(path: PathLike, expected_shape: Optional[Tuple[int, int]] = None, *,
                      cam2img=None, where: str = '',
-                     max_principal_offset: Optional[float] = MAX_PRINCIPAL_OFFSET
-                     ) -> Tuple[int, int]:
+                     max_principal_offset: Optional[float] = MAX_PRINCIPAL_OFFSET,
+                     expected_source: str = 'the dataset records') -> Tuple[int, int]:
     """:func:`read_image_size`, then the size against what the dataset and calibration state.
 
     Args:
@@ -460,6 +460,8 @@ def check_image_file(path: PathLike, expected_shape: Optional[Tuple[int, int]] =
             :func:`check_intrinsics` against the image's size. Defaults to None.
         where (str): names the sample. Defaults to ''.
         max_principal_offset (float, optional): see :func:`check_intrinsics`.
+        expected_source (str): who states ``expected_shape``, for the message. Defaults to
+            ``'the dataset records'``.
 
     Returns:
         Tuple[int, int]: (height, width).
@@ -471,9 +473,9 @@ def check_image_file(path: PathLike, expected_shape: Optional[Tuple[int, int]] =
     height, width = read_image_size(path, where=where)
     label = _prefix(where, f'image file {os.fspath(path)!r}')
     if expected_shape is not None and tuple(expected_shape) != (height, width):
-        raise DataValidationError(label, f'is {height}x{width} (HxW) but the dataset records '
+        raise DataValidationError(label, f'is {height}x{width} (HxW) but {expected_source} '
                                   f'{expected_shape[0]}x{expected_shape[1]}; the calibration '
-                                  'is for the recorded size')
+                                  'is for that size')
     if cam2img is not None:
         check_intrinsics(cam2img, (height, width), where=label,
                          max_principal_offset=max_principal_offset)

@@ -292,3 +292,25 @@ def test_maps_without_any_depth_are_counted_and_named(synthetic_nuscenes, tool, 
     image = _infos(root)['data_list'][BROKEN]['images']['CAM_BACK']['img_path']
     assert len(report['empty_maps']) == len(CAMERAS)
     assert any(Path(image).stem in path for path in report['empty_maps'])
+
+
+def test_image_size_other_than_its_calibration_group(synthetic_nuscenes, tool, tmp_path):
+    # No size is recorded (nuScenes infos): the tool compares the images of one camera and
+    # calibration, and refuses the one whose size differs from the majority's.
+    root = _clone(synthetic_nuscenes, tmp_path / 'data')
+    infos = _infos(root)
+    infos['data_list'].append(dict(infos['data_list'][0], token='copy-of-sample-0'))
+    with open(root / PKL, 'wb') as f:
+        pickle.dump(infos, f)
+    path = str(_resized(root, size=(336, 189)))  # centre within 3 %: passes the offset check
+    token = infos['data_list'][BROKEN]['token']
+    args = ['--data-root', str(root), '--ann-file', PKL, '--cameras', *CAMERAS]
+    pattern = r'is 189x336 \(HxW\) but 2 of the 3 CAM_BACK images with the same calibration ' \
+              r'are 180x320'
+    with pytest.raises(DataValidationError) as info:
+        tool.main(args + ['--depth-prefix', str(tmp_path / 'stopped')])
+    _check_message(str(info.value), path, token, pattern)
+    out = tool.main(args + ['--depth-prefix', str(tmp_path / 'depth'), '--skip-bad'])
+    assert out['bad'] == 1 and out['written'] == 3 * len(CAMERAS) - 1
+    report = json.loads(Path(out['report']).read_text())
+    _check_message(report['skipped_samples'][0]['error'], path, token, pattern)

@@ -24,6 +24,7 @@ class LoadCameraImage(LoadImageFromFile):
 
     - img_path (str)
     - expected_img_shape (Tuple[int, int], optional): (H, W) the dataset records.
+    - expected_img_shape_source (str, optional): who states it, for the message.
     - cam2img (np.ndarray, optional): intrinsics, checked against the image's size.
 
     **Added Keys:** as ``LoadImageFromFile`` (img, img_shape, ori_shape).
@@ -61,9 +62,10 @@ class LoadCameraImage(LoadImageFromFile):
         path = results['img_path']
         header = None
         if self.backend_args is None and self.file_client_args is None:
-            header = check_image_file(path, results.get('expected_img_shape'),
-                                      cam2img=results.get('cam2img'), where=where,
-                                      max_principal_offset=self.max_principal_offset)
+            header = check_image_file(
+                path, results.get('expected_img_shape'), cam2img=results.get('cam2img'),
+                where=where, max_principal_offset=self.max_principal_offset,
+                expected_source=results.get('expected_img_shape_source', 'the dataset records'))
         try:
             out = super().transform(results)
         except Exception as e:  # noqa: BLE001 - whatever the decoder raised, name the file
