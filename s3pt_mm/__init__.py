@@ -10,7 +10,7 @@ from .version import __version__
 register_checkpoint_safe_globals()
 
 # Registration side effects: every module below registers itself on import.
-from . import datasets, det3d, engine, models, segmentation  # noqa: E402,F401
+from . import csc, datasets, det3d, engine, models, segmentation  # noqa: E402,F401
 from .ops.spconv_cpu import enable_spconv_cpu_backward  # noqa: E402
 
 # spconv's CPU wheel has no usable backward; route CPU tensors through ours (no-op without it).

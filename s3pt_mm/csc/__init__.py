@@ -15,3 +15,14 @@ __all__ = [
     'SegmentationModelSuperpixels', 'SemanticMapSuperpixels', 'SLICSuperpixels',
     'SuperpixelSource', 'build_superpixel_source'
 ]
+
+# Registered OpenMMLab modules (need mmdet3d).
+from .csc_data_preprocessor import CSCDataPreprocessor  # noqa: E402
+from .csc_paired_dataset import CSCPairedDataset  # noqa: E402
+from .csc_pretrainer import CSCPretrainer  # noqa: E402
+from .csc_prototype_hook import CSCPrototypeHook  # noqa: E402
+from .frozen_voxel_backbone import FrozenVoxelBackbone  # noqa: E402
+from .nuscenes_lidarseg_dataset import NuScenesLidarSegDataset  # noqa: E402
+
+__all__ += ['CSCDataPreprocessor', 'CSCPairedDataset', 'CSCPretrainer', 'CSCPrototypeHook',
+            'FrozenVoxelBackbone', 'NuScenesLidarSegDataset']

@@ -72,7 +72,8 @@ class SemanticMapSuperpixels(SuperpixelSource):
         num_classes (int): size of the semantic label space; pixels outside
             ``[0, num_classes)`` (e.g. 255 = ignore) get class -1 and superpixel id
             ``num_classes`` (one extra "unlabelled" superpixel that L_pro ignores).
-        label_map (Optional[Callable]): applied to the raw map first (e.g. a lookup table).
+        label_map (Optional[Callable | str]): applied to the raw map first; the name
+            ``'synthetic_2d'`` selects :func:`s3pt_mm.csc.label_spaces.to_synthetic_2d`.
     """
 
     has_semantics = True
@@ -80,6 +81,11 @@ class SemanticMapSuperpixels(SuperpixelSource):
     def __init__(self, num_classes: int, label_map: Optional[Callable] = None) -> None:
         self.num_classes = int(num_classes)
         self.num_superpixels = self.num_classes + 1
+        if isinstance(label_map, str):
+            from .label_spaces import LABEL_MAPS
+            if label_map not in LABEL_MAPS:
+                raise ValueError(f'unknown label_map {label_map!r}; known: {list(LABEL_MAPS)}')
+            label_map = LABEL_MAPS[label_map]
         self.label_map = label_map
 
     def __call__(self, image: Optional[np.ndarray], semantic: Optional[np.ndarray] = None
