@@ -1,5 +1,4 @@
 """CSC / SLidR pre-training checkpoint -> mmdet3d ``MinkUNet`` weights (docs/csc.md §8)."""
-from collections import OrderedDict
 from typing import Dict, Mapping, Tuple
 
 from torch import Tensor
@@ -19,6 +18,12 @@ def csc_to_minkunet(state_dict: Mapping[str, Tensor], name: str = 'checkpoint'
     with ``load_from`` or with ``init_cfg=dict(type='Pretrained', checkpoint=...,
     prefix='backbone.')`` on the ``MinkUNetBackbone`` config.
 
+    Sparse-convolution kernels are written in MMCV's spconv-1 layout (D, H, W, C_in, C_out)
+    and the result is a plain dict (no ``_metadata``): mmdet3d's spconv-2 loader permutes
+    kernels of a state dict without ``version=2`` metadata into its (C_out, D, H, W, C_in)
+    layout, and mmengine's ``Pretrained(prefix=...)`` drops that metadata, so this is the
+    one layout that loads correctly on every path.
+
     Args:
         state_dict (Mapping[str, Tensor]): the pre-training model's weights.
         name (str): the checkpoint's name for error messages.
@@ -30,10 +35,11 @@ def csc_to_minkunet(state_dict: Mapping[str, Tensor], name: str = 'checkpoint'
     Raises:
         ValueError: if there is no ``backbone.`` key or an unknown top-level module (named).
     """
-    out, dropped = OrderedDict(), 0
+    out, dropped = {}, 0
     for key, value in state_dict.items():
         if key.startswith('backbone.'):
-            out[key] = value
+            # spconv-2 (C_out, D, H, W, C_in) -> MMCV (D, H, W, C_in, C_out); see above.
+            out[key] = value.permute(1, 2, 3, 4, 0).contiguous() if value.dim() == 5 else value
         elif key.startswith(PRETRAIN_ONLY):
             dropped += 1
         else:

@@ -49,7 +49,9 @@ class NuScenesLidarSegDataset(Seg3DDataset):
             raise ValueError(f"label_source must be 'nuscenes' or 'synthetic', got "
                              f'{label_source!r}')
         self.label_source = label_source
-        kwargs.setdefault('metainfo', dict())
+        metainfo = dict(kwargs.pop('metainfo', None) or {})
+        metainfo.setdefault('classes', LIDARSEG_CLASSES)
+        kwargs['metainfo'] = metainfo
         kwargs.setdefault('data_prefix', dict(pts='samples/LIDAR_TOP', pts_semantic_mask=''))
         super().__init__(**kwargs)
 
