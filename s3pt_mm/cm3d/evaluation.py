@@ -1,6 +1,6 @@
 """Pseudo-labels against ground truth: recall / precision at a centre distance, centre error,
-3D IoU (docs/cm3d.md, "Evaluation"); nuScenes mAP / NDS come from
-:class:`s3pt_mm.det3d.evaluation.NuScenesRangeMetric` (see ``tools/cm3d/generate_pseudo_labels.py``).
+3D IoU (docs/cm3d.md); nuScenes mAP / NDS come from
+:class:`s3pt_mm.det3d.evaluation.NuScenesRangeMetric` (``tools/cm3d/generate_pseudo_labels.py``).
 
 Matching follows nuScenes' detection matching: per class, predictions in decreasing score
 order each take the nearest still unmatched ground-truth box of their class whose xy centre

@@ -252,11 +252,11 @@ def push_back(centre: np.ndarray, origin: np.ndarray, size_wlh: Sequence[float],
     Raises:
         ValueError: for an unknown ``axes``.
     """
-    w, l = float(size_wlh[0]), float(size_wlh[1])
+    width, length = float(size_wlh[0]), float(size_wlh[1])
     if axes == 'reference':
-        along, across = w, l
+        along, across = width, length
     elif axes == 'exact':
-        along, across = l, w
+        along, across = length, width
     else:
         raise ValueError(f"axes must be 'reference' or 'exact', got {axes!r}")
     centre = np.asarray(centre, dtype=np.float64)

@@ -41,10 +41,9 @@ def test_segmentation_source_splits_the_model_prediction(sample, repo_root):
         'CAM_FRONT': sample.cameras['CAM_FRONT']}})
     masks = src.masks(one)
     labels, probs = src.predict(one.cameras['CAM_FRONT'].img_path)
-    objects = [i for i, n in enumerate(names) if n in ('car', 'truck', 'bus', 'pedestrian',
-                                                      'bicycle', 'traffic_cone', 'barrier',
-                                                      'motorcycle', 'trailer',
-                                                      'construction_vehicle')]
+    detection = ('car', 'truck', 'bus', 'pedestrian', 'bicycle', 'traffic_cone', 'barrier',
+                 'motorcycle', 'trailer', 'construction_vehicle')
+    objects = [i for i, n in enumerate(names) if n in detection]
     expected = connected_instances(labels, objects, 1)
     assert len(masks) == len(expected)
     for m, (cid, mask) in zip(masks, expected):

@@ -7,6 +7,15 @@ import torch
 pytest.importorskip('spconv.pytorch')
 
 
+@pytest.fixture(autouse=True)
+def single_thread():
+    """One intra-op thread: tiny sparse tensors thrash with more on a loaded 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope='module')
 def registry():
     from mmengine.registry import init_default_scope

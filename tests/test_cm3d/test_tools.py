@@ -14,8 +14,8 @@ def _load_tool(repo_root, rel):
     return module
 
 
-def test_generate_pseudo_labels_writes_a_trainable_info_file(cm3d_data, repo_root, tmp_path,
-                                                            capsys):
+def test_generate_pseudo_labels_writes_a_trainable_info_file(
+        cm3d_data, repo_root, tmp_path, capsys):
     tool = _load_tool(repo_root, 'tools/cm3d/generate_pseudo_labels.py')
     out = tmp_path / 'cm3d_infos_train.pkl'
     summary = tool.main(['--data-root', str(cm3d_data.root), '--ann-file',

@@ -62,8 +62,8 @@ def test_written_instance_maps_agree_with_labels_and_annotations(synthetic_datas
             assert classes <= expected, (cam, value, classes)
             seen.add(entry['instance_token'])
         # every object pixel of the label map belongs to some instance
-        objects = np.isin(sem, [SEMANTIC_ID[c] for c in ('car', 'truck', 'bus', 'pedestrian',
-                                                          'bicycle', 'traffic_cone', 'barrier')])
+        names = ('car', 'truck', 'bus', 'pedestrian', 'bicycle', 'traffic_cone', 'barrier')
+        objects = np.isin(sem, [SEMANTIC_ID[c] for c in names])
         assert (ids[objects] > 0).all()
     assert seen and all(categories[t] is not None for t in seen)
 

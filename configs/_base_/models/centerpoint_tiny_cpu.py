@@ -27,4 +27,6 @@ model = dict(
                             point_cloud_range=model_point_cloud_range)),
     test_cfg=dict(pts=dict(voxel_size=model_voxel_size[:2],
                            pc_range=model_point_cloud_range[:2],
-                           post_center_limit_range=[-50.0, -50.0, -10.0, 50.0, 50.0, 10.0])))
+                           post_center_limit_range=[-50.0, -50.0, -10.0, 50.0, 50.0, 10.0],
+                           # rotated NMS on a CPU: fewer candidates (a street has < 100 objects)
+                           pre_max_size=200, post_max_size=83, max_per_img=100)))
