@@ -1,4 +1,4 @@
-"""The fused CUDA spatial clustering (spec §5) behind a checked Python call.
+"""The fused CUDA spatial clustering (docs/method.md §5) behind a checked Python call.
 
 The kernel (``s3pt_mm/ops/csrc/cuda/spatial_clustering_cuda.cu``, registered as
 ``torch.ops.s3pt_mm.spatial_clustering_forward``) runs the whole of
@@ -79,13 +79,14 @@ def spatial_clustering_cuda(tokens: Tensor,
                             alpha_pos: float,
                             alpha_depth: float,
                             update_c: bool,
-                            per_image_minmax: bool,
+                            conventions,
                             check_seeds: bool = True) -> Tuple[Tensor, Tensor, Tensor]:
     """Depth-guided spatial clustering of a batch of images with the fused CUDA kernel.
 
     Same maths, arguments and results as
-    :func:`s3pt_mm.models.utils.depth_guided_spatial_clustering` (spec §5), which documents them
-    and calls this function for ``backend='cuda'``; the seeds are given, not drawn. Runs in fp32
+    :func:`s3pt_mm.models.utils.depth_guided_spatial_clustering` (docs/method.md §5), which
+    documents them and calls this function for ``backend='cuda'``; the seeds are given, not
+    drawn. Runs in fp32
     under ``no_grad`` with autocast disabled. Results are deterministic; they agree with the
     PyTorch path up to the summation order of its reductions (in rare near-ties, an assignment).
 
@@ -104,7 +105,8 @@ def spatial_clustering_cuda(tokens: Tensor,
         alpha_pos (float): weight of the positional cost.
         alpha_depth (float): weight of the depth cost (0: no depth term).
         update_c (bool): update the column marginal from the cluster sizes.
-        per_image_minmax (bool): min-max normalise the cost per image (False: over the batch).
+        conventions (ClusteringConventions): the four CrIBo-or-ours flags of docs/method.md
+            §5.5 (:func:`s3pt_mm.models.utils.spatial_clustering.resolve_conventions`).
         check_seeds (bool): check ``seed_indices`` with :func:`check_seed_indices`. Defaults to
             True; the clustering function skips it for seeds it drew itself.
 
@@ -144,5 +146,9 @@ def spatial_clustering_cuda(tokens: Tensor,
         assignment, centroids, marginal = op(t, xy, d, valid, seeds, int(num_clusters),
                                              int(n_iter), int(sinkhorn_iterations), float(lam),
                                              float(alpha_pos), float(alpha_depth),
-                                             bool(update_c), bool(per_image_minmax))
+                                             bool(update_c),
+                                             bool(conventions.per_image_minmax),
+                                             bool(conventions.fill_mean_over_all),
+                                             bool(conventions.zero_distance_absent),
+                                             bool(conventions.empty_cluster_zero))
     return assignment, centroids, marginal

@@ -1,5 +1,6 @@
 """The fused spatial-clustering kernel (s3pt_mm/ops/csrc/cuda/spatial_clustering_cuda.cu) against
-the PyTorch reference, ``depth_guided_spatial_clustering(..., backend='torch')`` (spec §5).
+the PyTorch reference, ``depth_guided_spatial_clustering(..., backend='torch')``
+(docs/method.md §5), in both conventions (CrIBo's and ours, §5.5).
 
 Three groups:
 
@@ -49,30 +50,37 @@ def random_seeds(batch, n, k, seed):
     return torch.stack([torch.randperm(n, generator=g)[:k] for _ in range(batch)])
 
 
-# (batch, n, dim, k, sinkhorn_iterations, alpha_depth, update_c, per_image_minmax,
+# (batch, n, dim, k, sinkhorn_iterations, alpha_depth, update_c, cribo_conventions,
 #  invalid_fraction): S3PT's sizes, small odd sizes, CrIBo's settings, every flag both ways.
+# Cases whose name has 'mirrored' give the second half of the tokens the positions of the
+# first half (distance-0 partners, as two views of the same pixels).
 CASES = {
     's3pt-b1': (1, 392, 384, 128, 1, 4.0, True, True, 0.3),
-    'odd-depth': (3, 50, 16, 7, 1, 4.0, True, True, 0.3),
-    'odd-nodepth-batchminmax': (3, 50, 16, 7, 1, 0.0, True, False, 0.0),
-    'odd-fixed-c-sk5': (2, 37, 12, 5, 5, 4.0, False, True, 0.5),
-    'odd-all-valid-batchminmax-sk3': (2, 61, 24, 9, 3, 2.0, True, False, 0.0),
+    's3pt-b1-own-conventions': (1, 392, 384, 128, 1, 4.0, True, False, 0.3),
+    'odd-depth': (3, 50, 16, 7, 1, 4.0, True, False, 0.3),
+    'odd-nodepth-cribo': (3, 50, 16, 7, 1, 0.0, True, True, 0.0),
+    'odd-fixed-c-sk5': (2, 37, 12, 5, 5, 4.0, False, False, 0.5),
+    'odd-all-valid-cribo-sk3': (2, 61, 24, 9, 3, 2.0, True, True, 0.0),
     'cribo': (2, 80, 32, 32, 5, 0.0, True, True, 0.0),
-    'one-cluster': (2, 20, 8, 1, 1, 4.0, True, True, 0.3),
+    'cribo-mirrored': (2, 80, 32, 32, 5, 0.0, True, True, 0.0),
+    'own-mirrored': (2, 80, 32, 12, 1, 4.0, True, False, 0.2),
+    'one-cluster': (2, 20, 8, 1, 1, 4.0, True, False, 0.3),
     'every-token-a-cluster': (2, 20, 8, 20, 1, 4.0, True, True, 0.3),
-    'no-valid-depth': (2, 40, 16, 6, 1, 4.0, True, True, 1.0),
+    'no-valid-depth': (2, 40, 16, 6, 1, 4.0, True, False, 1.0),
 }
 
 
 def case_kwargs(case):
-    batch, n, dim, k, sk, alpha_depth, update_c, per_image, invalid = CASES[case]
+    batch, n, dim, k, sk, alpha_depth, update_c, cribo, invalid = CASES[case]
     return dict(num_clusters=k, n_iter=5, sinkhorn_iterations=sk, lam=20.0, alpha_pos=1.0,
-                alpha_depth=alpha_depth, update_c=update_c, per_image_minmax=per_image)
+                alpha_depth=alpha_depth, update_c=update_c, cribo_conventions=cribo)
 
 
 def case_inputs(case, seed=0):
     batch, n, dim, k, *_, invalid = CASES[case]
     tokens, positions, depths, valid = random_inputs(batch, n, dim, seed, invalid)
+    if 'mirrored' in case:
+        positions[:, n // 2:] = positions[:, :n // 2].flip(1)
     return tokens, positions, depths, valid, random_seeds(batch, n, k, seed + 1)
 
 
@@ -91,7 +99,9 @@ def assert_matches_reference(out, ref):
     assert whole.float().mean() >= 0.5, f'only {int(whole.sum())} images agree everywhere'
     torch.testing.assert_close(centroids[whole], ref_centroids[whole], rtol=0, atol=CENTROID_TOL)
     torch.testing.assert_close(marginal[whole], ref_marginal[whole], rtol=0, atol=MARGINAL_TOL)
-    torch.testing.assert_close(centroids.norm(dim=-1), torch.ones(centroids.shape[:2]))
+    # unit centroids; only CrIBo's convention zeroes an empty cluster's centroid
+    norms = centroids.norm(dim=-1)
+    assert ((norms - 1).abs() < 1e-5).logical_or(norms == 0).all()
 
 
 # ---------------------------------------------------------------- backends (CPU)
@@ -199,13 +209,13 @@ def simt_op(tmp_path_factory):
 
 
 def run_op(op, tokens, positions, depths, valid, seeds, num_clusters, n_iter,
-           sinkhorn_iterations, lam, alpha_pos, alpha_depth, update_c, per_image_minmax):
+           sinkhorn_iterations, lam, alpha_pos, alpha_depth, update_c, cribo_conventions):
     """The operator's call as the CUDA wrapper makes it (L2-normalised fp32 tokens)."""
     use_depth = alpha_depth != 0
+    conventions = sc.resolve_conventions(cribo_conventions)
     return op(F.normalize(tokens.float(), dim=-1), positions.float(),
               depths if use_depth else None, valid if use_depth else None, seeds, num_clusters,
-              n_iter, sinkhorn_iterations, lam, alpha_pos, alpha_depth, update_c,
-              per_image_minmax)
+              n_iter, sinkhorn_iterations, lam, alpha_pos, alpha_depth, update_c, *conventions)
 
 
 @pytest.mark.parametrize('case', list(CASES))
@@ -224,7 +234,7 @@ def test_simt_kernel_matches_reference(simt_op, case):
 def test_simt_kernel_is_race_free_and_deterministic(simt_op, monkeypatch):
     """The threads of a block run in the opposite order: the same bits (no missing barrier,
     no order-dependent reduction)."""
-    for case in ('s3pt-b1', 'odd-fixed-c-sk5', 'odd-nodepth-batchminmax'):
+    for case in ('s3pt-b1', 'odd-fixed-c-sk5', 'odd-nodepth-cribo'):
         inputs, kwargs = case_inputs(case, seed=3), case_kwargs(case)
         forward = run_op(simt_op, *inputs, **kwargs)
         monkeypatch.setenv('S3PT_SIMT_ORDER', 'reverse')
@@ -241,7 +251,7 @@ def test_simt_kernel_two_plane_toy(simt_op, arrangement):
         seeds = random_seeds(1, 128, 8, seed)
         valid = torch.ones_like(depths, dtype=torch.bool)
         kwargs = dict(num_clusters=8, n_iter=5, sinkhorn_iterations=1, lam=20.0, alpha_pos=1.0,
-                      alpha_depth=4.0, update_c=True, per_image_minmax=True)
+                      alpha_depth=4.0, update_c=True, cribo_conventions=True)
         out = run_op(simt_op, tokens, positions, depths, valid, seeds, **kwargs)
         ref = depth_guided_spatial_clustering(tokens, positions, depths, valid,
                                               seed_indices=seeds, backend='torch', **kwargs)
@@ -252,7 +262,7 @@ def test_simt_kernel_two_plane_toy(simt_op, arrangement):
 def test_simt_kernel_rejects_bad_input(simt_op):
     tokens, positions, depths, valid, seeds = case_inputs('odd-depth')  # B=3, n=50, k=7
     t = F.normalize(tokens, dim=-1)
-    scalars = (5, 1, 20.0, 1.0, 4.0, True, True)  # n_iter ... per_image_minmax
+    scalars = (5, 1, 20.0, 1.0, 4.0, True, True, False, False, False)  # n_iter ... conventions
     with pytest.raises(RuntimeError, match='needs depths'):
         simt_op(t, positions, None, None, seeds, 7, *scalars)
     with pytest.raises(RuntimeError, match='num_clusters must be in'):
@@ -277,15 +287,15 @@ def on_gpu(*tensors):
 @needs_kernel
 @pytest.mark.parametrize('batch', [1, 4, 32])
 @pytest.mark.parametrize('alpha_depth, invalid_fraction', [(4.0, 0.0), (4.0, 0.3), (0.0, 0.0)])
-@pytest.mark.parametrize('per_image_minmax', [True, False])
+@pytest.mark.parametrize('cribo_conventions', [True, False])
 @pytest.mark.parametrize('update_c', [True, False])
-def test_cuda_matches_torch_at_s3pt_size(batch, alpha_depth, invalid_fraction, per_image_minmax,
+def test_cuda_matches_torch_at_s3pt_size(batch, alpha_depth, invalid_fraction, cribo_conventions,
                                          update_c):
     tokens, positions, depths, valid = on_gpu(
         *random_inputs(batch, 392, 384, seed=batch, invalid_fraction=invalid_fraction))
     seeds = random_seeds(batch, 392, 128, seed=batch + 1).cuda()
-    kwargs = dict(num_clusters=128, alpha_depth=alpha_depth, per_image_minmax=per_image_minmax,
-                  update_c=update_c, seed_indices=seeds)
+    kwargs = dict(num_clusters=128, alpha_depth=alpha_depth,
+                  cribo_conventions=cribo_conventions, update_c=update_c, seed_indices=seeds)
     out = depth_guided_spatial_clustering(tokens, positions, depths, valid, backend='cuda',
                                           **kwargs)
     ref = depth_guided_spatial_clustering(tokens, positions, depths, valid, backend='torch',

@@ -1,4 +1,4 @@
-"""Registered wrapper around :func:`depth_guided_spatial_clustering` (spec §5)."""
+"""Registered wrapper around :func:`depth_guided_spatial_clustering` (docs/method.md §5)."""
 from numbers import Real
 from typing import Optional, Sequence, Tuple, Union
 
@@ -7,7 +7,7 @@ from mmpretrain.registry import TASK_UTILS
 from torch import Tensor
 
 from ..utils.spatial_clustering import (CLUSTERING_BACKENDS, SpatialClusters,
-                                        depth_guided_spatial_clustering)
+                                        depth_guided_spatial_clustering, resolve_conventions)
 
 AlphaSpec = Union[float, Sequence[float]]
 
@@ -27,12 +27,13 @@ class DepthGuidedSinkhornAssigner:
     """Cluster each image's teacher patch tokens (both views) by appearance, position and depth.
 
     S3PT's spatial clustering: CrIBo's Sinkhorn clustering (Lebailly et al., ICLR 2024) with a
-    depth cost added to its positional cost (spec §5); the maths lives in
+    depth cost added to its positional cost (docs/method.md §5); the maths lives in
     :func:`s3pt_mm.models.utils.depth_guided_spatial_clustering`, this class holds the config
     and the current epoch's weights. CrIBo is the same class with ``alpha_depth=0``,
     ``sinkhorn_iterations=5`` and ``num_clusters=32``.
 
-    The weights follow ``linspace(alpha[1], alpha[0], epochs)[epoch]`` (spec §5): ``alpha_pos``
+    The weights follow ``linspace(alpha[1], alpha[0], epochs)[epoch]`` (docs/method.md §5.1):
+    ``alpha_pos``
     and ``alpha_depth`` are these endpoints, the weights start at ``alpha[1]`` (the epoch-0
     value) and a schedule hook moves them with :meth:`set_alpha_pos` / :meth:`set_alpha_depth`.
 
@@ -47,8 +48,15 @@ class DepthGuidedSinkhornAssigner:
             depth term (CrIBo). Defaults to (4, 4).
         update_c (bool): update the Sinkhorn column marginal from cluster sizes. Defaults to
             True.
-        per_image_minmax (bool): min-max normalise the cost per image (False: over the batch,
-            as CrIBo's code). Defaults to True.
+        cribo_conventions (bool): CrIBo's code conventions (docs/method.md §5.5: batch-wide
+            min-max of the cost on each GPU, the fill mean over all entries, distance-0
+            members absent, zero centroid for an empty cluster) instead of this project's
+            resolutions (per-image min-max, mean of the present entries, only the token itself
+            excluded, an empty cluster keeps its centroid). The S3PT model sets it from its
+            own ``cribo_conventions`` unless given here. Defaults to False.
+        per_image_minmax, fill_mean_over_all, zero_distance_absent, empty_cluster_zero
+            (bool, optional): override one of those four conventions; None follows
+            ``cribo_conventions``. Defaults to None.
         backend (str): implementation of the clustering: ``'auto'`` (the fused CUDA kernel for
             tokens on a GPU when ``s3pt_mm._ext`` is built, else PyTorch), ``'torch'`` (always
             the PyTorch reference) or ``'cuda'`` (the kernel, an error when it cannot run).
@@ -67,7 +75,11 @@ class DepthGuidedSinkhornAssigner:
                  alpha_pos: AlphaSpec = (1.0, 1.0),
                  alpha_depth: AlphaSpec = (4.0, 4.0),
                  update_c: bool = True,
-                 per_image_minmax: bool = True,
+                 cribo_conventions: bool = False,
+                 per_image_minmax: Optional[bool] = None,
+                 fill_mean_over_all: Optional[bool] = None,
+                 zero_distance_absent: Optional[bool] = None,
+                 empty_cluster_zero: Optional[bool] = None,
                  backend: str = 'auto') -> None:
         for name, value in (('num_clusters', num_clusters), ('n_iter', n_iter),
                             ('sinkhorn_iterations', sinkhorn_iterations)):
@@ -86,7 +98,13 @@ class DepthGuidedSinkhornAssigner:
         self.alpha_pos_endpoints = _as_endpoints(alpha_pos, 'alpha_pos')
         self.alpha_depth_endpoints = _as_endpoints(alpha_depth, 'alpha_depth')
         self.update_c = update_c
-        self.per_image_minmax = per_image_minmax
+        self.cribo_conventions = bool(cribo_conventions)
+        self._convention_overrides = dict(per_image_minmax=per_image_minmax,
+                                          fill_mean_over_all=fill_mean_over_all,
+                                          zero_distance_absent=zero_distance_absent,
+                                          empty_cluster_zero=empty_cluster_zero)
+        self.conventions = resolve_conventions(self.cribo_conventions,
+                                               **self._convention_overrides)
         self.backend = backend
         # Epoch-0 values of linspace(alpha[1], alpha[0], epochs).
         self._alpha_pos = self.alpha_pos_endpoints[1]
@@ -146,7 +164,7 @@ class DepthGuidedSinkhornAssigner:
             alpha_pos=self._alpha_pos,
             alpha_depth=self._alpha_depth,
             update_c=self.update_c,
-            per_image_minmax=self.per_image_minmax,
+            **self.conventions._asdict(),
             generator=generator,
             seed_indices=seed_indices,
             backend=self.backend)
@@ -158,5 +176,6 @@ class DepthGuidedSinkhornAssigner:
                 f'sinkhorn_iterations={self.sinkhorn_iterations}, lam={self.lam}, '
                 f'alpha_pos={self._alpha_pos} of {self.alpha_pos_endpoints}, '
                 f'alpha_depth={self._alpha_depth} of {self.alpha_depth_endpoints}, '
-                f'update_c={self.update_c}, per_image_minmax={self.per_image_minmax}, '
+                f'update_c={self.update_c}, cribo_conventions={self.cribo_conventions}, '
+                f'{self.conventions}, '
                 f'backend={self.backend!r})')

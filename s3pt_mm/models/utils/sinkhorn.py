@@ -7,7 +7,10 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-__all__ = ['sinkhorn_knopp']
+__all__ = ['sinkhorn_knopp', 'SINKHORN_ORDERS']
+
+#: Orders of the two scaling steps inside one Sinkhorn round (``sinkhorn_knopp(order=...)``).
+SINKHORN_ORDERS = ('row_first', 'column_first')
 
 
 def _is_distributed() -> bool:
@@ -18,25 +21,28 @@ def sinkhorn_knopp(scores: Tensor,
                    num_iters: int = 3,
                    row_marginal: Optional[Tensor] = None,
                    col_marginal: Optional[Tensor] = None,
-                   distributed: bool = True) -> Tensor:
+                   distributed: bool = True,
+                   order: str = 'row_first') -> Tensor:
     """Scale ``exp(scores)`` to a transport plan with row sums ``r`` and column sums ``c``.
 
-    Sinkhorn & Knopp (1967); Cuturi, "Sinkhorn distances", NeurIPS 2013; as used for balanced
-    assignments by SwAV / DINOv2 and, with a non-uniform ``c``, by CrIBo's spatial clustering
-    (spec §5), with kernel ``Q = exp(scores)``. Computed in the log domain (scalings
-    ``f_i``, ``g_j`` with ``P = exp(scores + f_i + g_j)``): the same numbers as rescaling
-    ``Q``, but no score range can overflow or underflow a whole row or column.
+    Sinkhorn & Knopp (1967); Cuturi, "Sinkhorn distances", NeurIPS 2013; used with a
+    non-uniform ``c`` by CrIBo's spatial clustering (docs/method.md §5), with kernel
+    ``Q = exp(scores)``. Computed in the log domain (scalings ``f_i``, ``g_j`` with
+    ``P = exp(scores + f_i + g_j)``): the same numbers as rescaling ``Q``, but no score range can
+    overflow or underflow a whole row or column. The initial normalisation of ``Q`` to total
+    mass 1 that CrIBo's code does first is a common factor the first scaling step absorbs.
 
-    Order of the updates (written as scalings of Q) — each of the ``num_iters`` iterations
-    does, in this order:
+    Order of the updates (written as scalings of Q), each of the ``num_iters`` rounds
+    (docs/method.md §5.3):
 
-    1. column step: ``Q[:, j] *= c_j / Σ_i Q[i, j]``  (column sums become exactly ``c``);
-    2. row step:    ``Q[i, :] *= r_i / Σ_j Q[i, j]``  (row sums become exactly ``r``).
-
-    So the returned plan's row sums equal ``r`` (to rounding) and its column sums approach
-    ``c`` as ``num_iters`` grows (they are exact only before the final row step). This is
-    DINOv2's order written for a rows = samples, columns = prototypes layout. An argmax over
-    each row is unaffected by the final row step.
+    - ``order='row_first'`` (default; CrIBo's ``Clustering.sinkhorn``):
+      1. row step:    ``Q[i, :] *= r_i / Σ_j Q[i, j]``;
+      2. column step: ``Q[:, j] *= c_j / Σ_i Q[i, j]``.
+      The returned plan's column sums equal ``c`` (to rounding); its row sums approach ``r``
+      as ``num_iters`` grows.
+    - ``order='column_first'`` (DINOv2/SwAV's order in a rows = samples layout): the column
+      step, then the row step; the returned row sums equal ``r``. With the single round S3PT
+      uses, the two orders give very different plans (and argmaxes).
 
     Distributed use: rows may be spread over processes (the DINO/SwAV case: each GPU holds its
     own samples of one global problem). With ``distributed=True`` and an initialised process
@@ -52,7 +58,8 @@ def sinkhorn_knopp(scores: Tensor,
             or (B, n, k) for B independent problems (with ``distributed=True``, problem b is
             shared by all ranks); every row and column needs a finite entry. Computed in
             float32 (float64 inputs stay float64), autocast disabled.
-        num_iters (int): number of (column, row) iterations, ≥ 1. Defaults to 3.
+        num_iters (int): number of rounds (one row and one column step each), ≥ 1. Defaults
+            to 3.
         row_marginal (Tensor, optional): ``r``, shape (n,) or (B, n), non-negative. Defaults to
             uniform ``1/n_total`` with ``n_total`` the row count summed over ranks.
         col_marginal (Tensor, optional): ``c``, shape (k,) or (B, k), non-negative, with the
@@ -60,20 +67,24 @@ def sinkhorn_knopp(scores: Tensor,
             Defaults to uniform ``1/k``.
         distributed (bool): all-reduce over the default process group when one is
             initialised (see above). Defaults to True.
+        order (str): ``'row_first'`` (CrIBo) or ``'column_first'``. Defaults to
+            ``'row_first'``.
 
     Returns:
         Tensor: the plan ``P``, same shape as ``scores``, float32 (float64 for float64 input);
-        ``P.sum(-1) == r``. Multiply by ``n_total`` to get per-row distributions.
+        ``P.sum(-2) == c`` (row first) or ``P.sum(-1) == r`` (column first).
 
     Raises:
         ValueError: for a scores tensor that is not 2-D/3-D floating point, ``num_iters`` < 1, or
-            marginals whose shape does not match.
+            marginals whose shape does not match, or an unknown ``order``.
     """
     if scores.dim() not in (2, 3) or not scores.is_floating_point():
         raise ValueError(f'sinkhorn_knopp: scores must be a floating (n, k) or (B, n, k) tensor, '
                          f'got shape {tuple(scores.shape)} and dtype {scores.dtype}')
     if isinstance(num_iters, bool) or not isinstance(num_iters, int) or num_iters < 1:
         raise ValueError(f'sinkhorn_knopp: num_iters must be an integer >= 1, got {num_iters!r}')
+    if order not in SINKHORN_ORDERS:
+        raise ValueError(f'sinkhorn_knopp: order must be one of {SINKHORN_ORDERS}, got {order!r}')
     unbatched = scores.dim() == 2
     batch, num_rows, num_cols = (1, *scores.shape) if unbatched else scores.shape
     reduce = distributed and _is_distributed()
@@ -105,9 +116,14 @@ def sinkhorn_knopp(scores: Tensor,
         # columns of exp(s), but no exp of a raw score, so any score range is safe (logits/τ
         # with a learnable prototype norm can span hundreds).
         f = torch.zeros_like(log_r).unsqueeze(2)  # (B, n, 1) row log-scalings
+        g = torch.zeros_like(log_c)  # (B, k) column log-scalings
         for _ in range(num_iters):
-            g = log_c - _column_logsumexp(s + f, reduce)  # (B, k): columns sum to c
-            f = (log_r - torch.logsumexp(s + g.unsqueeze(1), dim=2)).unsqueeze(2)  # rows to r
+            if order == 'row_first':
+                f = (log_r - torch.logsumexp(s + g.unsqueeze(1), dim=2)).unsqueeze(2)  # rows
+                g = log_c - _column_logsumexp(s + f, reduce)  # columns sum to c
+            else:
+                g = log_c - _column_logsumexp(s + f, reduce)  # columns sum to c
+                f = (log_r - torch.logsumexp(s + g.unsqueeze(1), dim=2)).unsqueeze(2)  # rows
         plan = torch.exp(s + f + g.unsqueeze(1))
     return plan.reshape(scores.shape)
 

@@ -1,7 +1,7 @@
 """Depth-guided spatial clustering of an image's patch tokens (CrIBo's clustering + S3PT's depth
-term, spec §5): pure tensor functions, vectorised over the batch, O(B·n²) memory; on a GPU the
-same algorithm runs as a fused kernel (:mod:`s3pt_mm.ops.spatial_clustering_cuda`)."""
-from typing import NamedTuple, Optional
+term, docs/method.md §5): pure tensor functions, vectorised over the batch, O(B·n²) memory; on a
+GPU the same algorithm runs as a fused kernel (:mod:`s3pt_mm.ops.spatial_clustering_cuda`)."""
+from typing import List, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +10,8 @@ from torch import Tensor
 from .sinkhorn import sinkhorn_knopp
 
 __all__ = [
-    'SpatialClusters', 'CLUSTERING_BACKENDS', 'resolve_clustering_backend',
+    'SpatialClusters', 'ClusteringConventions', 'CLUSTERING_BACKENDS',
+    'resolve_clustering_backend', 'resolve_conventions',
     'single_linkage_distance', 'positional_cost', 'cluster_mean_depth', 'depth_cost',
     'depth_guided_spatial_clustering'
 ]
@@ -25,13 +26,63 @@ class SpatialClusters(NamedTuple):
     Attributes:
         assignment (Tensor): (B, n) int64, the cluster in [0, k) of every token.
         centroids (Tensor): (B, k, D) float32, L2-normalised centroids after the last update
-            (an empty cluster keeps its previous centroid).
+            (an empty cluster: a zero vector with CrIBo's conventions, else its previous
+            centroid).
         cluster_marginal (Tensor): (B, k) float32, the column marginal ``c`` after the last
             update (uniform ``1/k`` when ``update_c`` is False).
     """
     assignment: Tensor
     centroids: Tensor
     cluster_marginal: Tensor
+
+
+class ClusteringConventions(NamedTuple):
+    """The four places where CrIBo's code and this project's own resolution differ
+    (docs/method.md §5.5). ``resolve_conventions(True)`` gives CrIBo's, ``(False)`` ours.
+
+    Attributes:
+        per_image_minmax (bool): min-max normalise the cost per image (ours); False: over the
+            whole batch of the process (CrIBo: ``(M - M.min()) / (M.max() - M.min())`` on the
+            GPU's batch, so the result depends on how the batch is split over GPUs).
+        fill_mean_over_all (bool): a missing T_pos entry (no other member) gets the image's
+            mean over *all* n·k entries with the missing ones counted as 0 (CrIBo); False: the
+            mean of the present entries (ours).
+        zero_distance_absent (bool): a member at distance 0 from the token (the same
+            original-image position, e.g. in the other view) counts as absent (CrIBo); False:
+            only the token itself is excluded, a distance-0 member gives T_pos = 0 (ours).
+        empty_cluster_zero (bool): an empty cluster's centroid becomes the zero vector, so its
+            similarity to every token is 0 (CrIBo: ``F.normalize`` of a zero sum); False: it
+            keeps its previous centroid (ours).
+    """
+    per_image_minmax: bool
+    fill_mean_over_all: bool
+    zero_distance_absent: bool
+    empty_cluster_zero: bool
+
+
+def resolve_conventions(cribo_conventions: bool = False,
+                        per_image_minmax: Optional[bool] = None,
+                        fill_mean_over_all: Optional[bool] = None,
+                        zero_distance_absent: Optional[bool] = None,
+                        empty_cluster_zero: Optional[bool] = None) -> ClusteringConventions:
+    """CrIBo's conventions (``cribo_conventions=True``) or ours, each overridable on its own.
+
+    Args:
+        cribo_conventions (bool): start from CrIBo's code conventions (True) or this project's
+            resolutions (False). Defaults to False.
+        per_image_minmax, fill_mean_over_all, zero_distance_absent, empty_cluster_zero
+            (bool, optional): override one convention; None follows ``cribo_conventions``
+            (see :class:`ClusteringConventions`).
+
+    Returns:
+        ClusteringConventions: the resolved flags.
+    """
+    base = (ClusteringConventions(False, True, True, True) if cribo_conventions else
+            ClusteringConventions(True, False, False, False))
+    given = dict(per_image_minmax=per_image_minmax, fill_mean_over_all=fill_mean_over_all,
+                 zero_distance_absent=zero_distance_absent,
+                 empty_cluster_zero=empty_cluster_zero)
+    return base._replace(**{k: bool(v) for k, v in given.items() if v is not None})
 
 
 def _per_image(x: Tensor) -> tuple:
@@ -83,47 +134,60 @@ def resolve_clustering_backend(backend: str, device: torch.device) -> str:
     return 'cuda'
 
 
-def single_linkage_distance(distances: Tensor, assignment: Tensor, num_clusters: int) -> Tensor:
+def single_linkage_distance(distances: Tensor, membership: Tensor, num_clusters: int,
+                            zero_distance_absent: bool = False) -> Tensor:
     """Distance from each token to the nearest *other* member of each cluster.
 
     ``L[b, i, j] = min_{m ≠ i, a[b, m] = j} distances[b, i, m]`` (single linkage), ``+inf`` when
-    cluster j has no member other than i. A segment reduction (``scatter_reduce`` 'amin' over the
-    column tokens, indexed by their cluster) — O(B·n²) memory, never a (B, n, n, k) tensor.
+    cluster j has no member other than i (docs/method.md §5.2). A segment reduction
+    (``scatter_reduce`` 'amin' over the column tokens, indexed by their cluster) — O(B·n²)
+    memory, never a (B, n, n, k) tensor.
 
     Args:
         distances (Tensor): (B, n, n) pairwise distances (the diagonal is ignored).
-        assignment (Tensor): (B, n) int64 cluster of every token, in [0, num_clusters).
+        membership (Tensor): (B, n) int64 cluster of every token, in [0, num_clusters]; the
+            value ``num_clusters`` marks a token in no cluster (before the first assignment,
+            only the seeds are members).
         num_clusters (int): k.
+        zero_distance_absent (bool): also ignore members at distance 0 from the token (CrIBo's
+            convention, docs/method.md §5.5). Defaults to False.
 
     Returns:
-        Tensor: (B, n, k) distances, ``+inf`` where cluster j has no other member.
+        Tensor: (B, n, k) distances, ``+inf`` where cluster j has no (counted) other member.
     """
     batch, num_tokens, _ = distances.shape
-    not_self = ~torch.eye(num_tokens, dtype=torch.bool, device=distances.device)
-    others = distances.masked_fill(~not_self, float('inf'))
-    out = distances.new_full((batch, num_tokens, num_clusters), float('inf'))
+    own = torch.eye(num_tokens, dtype=torch.bool, device=distances.device)
+    absent = own | (distances == 0) if zero_distance_absent else own
+    others = distances.masked_fill(absent, float('inf'))
+    out = distances.new_full((batch, num_tokens, num_clusters + 1), float('inf'))
     # index[b, i, m] = a[b, m]: row i's distance to token m is reduced into m's cluster.
-    index = assignment.unsqueeze(1).expand(batch, num_tokens, num_tokens)
-    return out.scatter_reduce(2, index, others, reduce='amin', include_self=True)
+    index = membership.unsqueeze(1).expand(batch, num_tokens, num_tokens)
+    out = out.scatter_reduce(2, index, others, reduce='amin', include_self=True)
+    return out[..., :num_clusters]
 
 
-def positional_cost(linkage: Tensor) -> Tensor:
-    """CrIBo's positional cost T_pos from single-linkage distances (spec §5).
+def positional_cost(linkage: Tensor, fill_mean_over_all: bool = False) -> Tensor:
+    """CrIBo's positional cost T_pos from single-linkage distances (docs/method.md §5.2).
 
-    Entries without another cluster member (``+inf``) get the mean of the image's finite entries;
-    the result is then divided by the image's maximum, so T_pos ∈ [0, 1] per image.
+    Entries without another cluster member (``+inf``) get the image's mean: over the present
+    entries (ours), or over all n·k entries with the missing ones counted as 0
+    (``fill_mean_over_all``, CrIBo's code). The result is then divided by the image's
+    maximum, so T_pos ∈ [0, 1] per image.
 
     Args:
-        linkage (Tensor): (B, n, k) output of :func:`single_linkage_distance` (or, before the
-            first assignment, the distance to each cluster's seed).
+        linkage (Tensor): (B, n, k) output of :func:`single_linkage_distance`.
+        fill_mean_over_all (bool): CrIBo's fill value (see above). Defaults to False.
 
     Returns:
-        Tensor: (B, n, k) T_pos. An image without any finite entry (n = 1) gets zeros.
+        Tensor: (B, n, k) T_pos. An image without any finite entry gets zeros.
     """
     dims = _per_image(linkage)
     finite = torch.isfinite(linkage)
     finite_values = torch.where(finite, linkage, torch.zeros_like(linkage))
-    mean = finite_values.sum(dims, keepdim=True) / finite.sum(dims, keepdim=True).clamp_min(1)
+    if fill_mean_over_all:
+        mean = finite_values.mean(dims, keepdim=True)
+    else:
+        mean = finite_values.sum(dims, keepdim=True) / finite.sum(dims, keepdim=True).clamp_min(1)
     filled = torch.where(finite, linkage, mean)
     return filled / filled.amax(dims, keepdim=True).clamp_min(torch.finfo(filled.dtype).tiny)
 
@@ -155,7 +219,8 @@ def cluster_mean_depth(depths: Tensor, depth_valid: Tensor, membership: Tensor,
 
 def depth_cost(depths: Tensor, depth_valid: Tensor, mean_depth: Tensor,
                cluster_valid: Tensor) -> Tensor:
-    """S3PT's depth cost ``T_depth[i, j] = (d_i − d̄_j)²`` (spec §5, with its Resolution).
+    """S3PT's depth cost ``T_depth[i, j] = (d_i − d̄_j)²`` (docs/method.md §5.4, with its
+    resolution of what the paper leaves open).
 
     Normalised by the image's maximum over valid entries; an entry whose token or cluster has no
     valid depth gets the image's mean over valid entries (after normalisation), so missing depth
@@ -192,38 +257,46 @@ def depth_guided_spatial_clustering(tokens: Tensor,
                                     alpha_pos: float = 1.0,
                                     alpha_depth: float = 4.0,
                                     update_c: bool = True,
-                                    per_image_minmax: bool = True,
+                                    cribo_conventions: bool = False,
+                                    per_image_minmax: Optional[bool] = None,
+                                    fill_mean_over_all: Optional[bool] = None,
+                                    zero_distance_absent: Optional[bool] = None,
+                                    empty_cluster_zero: Optional[bool] = None,
                                     generator: Optional[torch.Generator] = None,
                                     seed_indices: Optional[Tensor] = None,
-                                    backend: str = 'auto') -> SpatialClusters:
-    """Cluster each image's tokens by appearance, image position and depth (spec §5).
+                                    backend: str = 'auto',
+                                    trace: Optional[List[dict]] = None) -> SpatialClusters:
+    """Cluster each image's tokens by appearance, image position and depth (docs/method.md §5).
 
     Per image, over the n tokens of both views together (CrIBo, Lebailly et al. ICLR 2024,
-    with S3PT's depth term):
+    ``Clustering.compute_assignments`` of its official code, with S3PT's depth term):
 
-    - t = L2-normalised tokens; C = t of k distinct random seed tokens.
-    - ``n_iter`` times: S = t·Cᵀ; T_pos from single linkage (:func:`positional_cost`);
+    - t = L2-normalised tokens; C = t of k distinct random seed tokens; before the first
+      assignment each cluster's only member is its seed.
+    - ``n_iter`` times: S = t·Cᵀ; T_pos from single linkage to the *other* members
+      (:func:`single_linkage_distance`, :func:`positional_cost`): in the first iteration the
+      seed's own entry has no other member and gets the fill value (the mean), as in CrIBo;
       T_depth from the clusters' mean depths (:func:`depth_cost`);
       M = −S + α_pos·T_pos + α_depth·T_depth, min-max normalised to [0, 1];
       plan = Sinkhorn(−λ·M) with row marginal 1/n and column marginal c (uniform at first;
-      ``sinkhorn_iterations`` rounds, no communication: each image is its own problem);
+      ``sinkhorn_iterations`` rounds, each scaling rows then columns as CrIBo; no
+      communication: each process's images are its own problems);
       assignment = argmax over clusters; if ``update_c``: c ← (sizes + 0.01)/Σ;
-      C ← L2-normalised mean of the members (an empty cluster keeps its centroid).
+      C ← L2-normalised sum of the members.
 
-    Before the first assignment each cluster's only member is its seed: this project defines
-    T_pos[i, j] there as the distance from token i to seed j (0 for the seed itself) and d̄_j as
-    the seed's depth (invalid if the seed has none). From the second iteration on, "other
-    member" excludes token i itself.
+    CrIBo's code and this project differ in four details (:class:`ClusteringConventions`,
+    docs/method.md §5.5): ``cribo_conventions=True`` takes CrIBo's for all four, and each can
+    be overridden on its own (``per_image_minmax``, ``fill_mean_over_all``,
+    ``zero_distance_absent``, ``empty_cluster_zero``; None follows the switch). With the batch
+    min-max (CrIBo's) the clusters of an image depend on the other images of the process's
+    batch, hence on how a global batch is split over GPUs (docs/method.md §5.6).
 
     Runs under ``no_grad`` in fp32 with autocast disabled. Memory is O(B·n·max(n, k, D)): the
     (B, n, n) distance matrix is built once and T_pos is a segment reduction over it.
     No Python loop over images or clusters.
 
     Two implementations (``backend``): this module's tensor code (``'torch'``, the reference)
-    and a fused CUDA kernel (``'cuda'``, :mod:`s3pt_mm.ops.spatial_clustering_cuda`: a few
-    launches per iteration, O(B·n·k) memory, deterministic). Both use the same seeds (drawn
-    here) and follow the same steps in the same floating-point order; only the summation order
-    of reductions differs, so they agree to rounding (an assignment can differ at a near-tie).
+    and a fused CUDA kernel (``'cuda'``, :mod:`s3pt_mm.ops.spatial_clustering_cuda`).
 
     Args:
         tokens (Tensor): (B, n, D) teacher last-layer patch tokens of both views concatenated.
@@ -239,8 +312,16 @@ def depth_guided_spatial_clustering(tokens: Tensor,
         alpha_depth (float): weight of T_depth (this epoch's value); 0 gives CrIBo. Defaults
             to 4.
         update_c (bool): update the column marginal from cluster sizes. Defaults to True.
-        per_image_minmax (bool): min-max normalise M per image (this project's Resolution);
-            False normalises over the whole batch as CrIBo's code does. Defaults to True.
+        cribo_conventions (bool): CrIBo's code conventions (True) or this project's
+            resolutions (False) for the four details above. Defaults to False.
+        per_image_minmax (bool, optional): override: min-max per image (True) or over the
+            batch (False, CrIBo).
+        fill_mean_over_all (bool, optional): override: fill missing T_pos entries with the mean
+            over all entries, missing ones counted as 0 (True, CrIBo) or over present ones.
+        zero_distance_absent (bool, optional): override: members at distance 0 count as absent
+            (True, CrIBo).
+        empty_cluster_zero (bool, optional): override: an empty cluster's centroid becomes 0
+            (True, CrIBo) or keeps its previous value.
         generator (torch.Generator, optional): RNG for the seeds, drawn on each call; the
             global RNG of the tokens' device when None.
         seed_indices (Tensor, optional): (B, k) int64 distinct token indices to use as seeds
@@ -248,6 +329,11 @@ def depth_guided_spatial_clustering(tokens: Tensor,
         backend (str): ``'auto'`` (the CUDA kernel for tokens on a GPU when ``s3pt_mm._ext`` is
             built, else the PyTorch code), ``'torch'`` or ``'cuda'``; see
             :func:`resolve_clustering_backend`. Defaults to ``'auto'``.
+        trace (list, optional): when a list is given (PyTorch backend), one dict per iteration
+            is appended with ``positional_cost`` (B, n, k) T_pos, ``cost`` (B, n, k) the
+            normalised M, ``plan`` (B, n, k) the Sinkhorn plan, ``assignment`` (B, n),
+            ``centroids`` (B, k, D) and ``cluster_marginal`` (B, k) after the update — for
+            parity tests and debugging.
 
     Returns:
         SpatialClusters: ``assignment`` (B, n) int64, ``centroids`` (B, k, D) and
@@ -255,8 +341,8 @@ def depth_guided_spatial_clustering(tokens: Tensor,
 
     Raises:
         ValueError: on inconsistent shapes, k outside [1, n], non-positive iteration counts,
-            α_depth ≠ 0 without depths, an unknown backend, or (CUDA backend) seeds that are
-            repeated or out of range.
+            α_depth ≠ 0 without depths, an unknown backend, ``trace`` with the CUDA backend, or
+            (CUDA backend) seeds that are repeated or out of range.
         ExtensionUnavailableError: (a RuntimeError) for ``backend='cuda'`` when the kernel
             cannot run (CPU tokens, no GPU, or ``s3pt_mm._ext`` not built).
     """
@@ -289,10 +375,15 @@ def depth_guided_spatial_clustering(tokens: Tensor,
     if seed_indices is not None and seed_indices.shape != (batch, num_clusters):
         raise ValueError(f'spatial clustering: seed_indices must be ({batch}, {num_clusters}), '
                          f'got {tuple(seed_indices.shape)}')
+    conventions = resolve_conventions(cribo_conventions, per_image_minmax, fill_mean_over_all,
+                                      zero_distance_absent, empty_cluster_zero)
 
     device = tokens.device
     k = num_clusters
     backend = resolve_clustering_backend(backend, device)
+    if trace is not None and backend == 'cuda':
+        raise ValueError("spatial clustering: trace needs backend='torch' (the kernel keeps no "
+                         'intermediate results)')
     with torch.no_grad(), torch.autocast(device_type=device.type, enabled=False):
         drawn = seed_indices is None
         if drawn:
@@ -305,7 +396,7 @@ def depth_guided_spatial_clustering(tokens: Tensor,
                 tokens, positions, depths, depth_valid, seed_indices, num_clusters=k,
                 n_iter=n_iter, sinkhorn_iterations=sinkhorn_iterations, lam=lam,
                 alpha_pos=alpha_pos, alpha_depth=alpha_depth, update_c=update_c,
-                per_image_minmax=per_image_minmax, check_seeds=not drawn))
+                conventions=conventions, check_seeds=not drawn))
 
         t = F.normalize(tokens.float(), dim=-1)
         xy = positions.float()
@@ -318,17 +409,17 @@ def depth_guided_spatial_clustering(tokens: Tensor,
         centroids = t.gather(1, seeds.unsqueeze(-1).expand(batch, k, t.shape[2]))  # (B, k, D)
         marginal = torch.full((batch, k), 1.0 / k, device=device)
 
-        # Iteration 0: the seeds are the only members (value k = "no cluster" for the others).
-        linkage = distances.gather(2, seeds.unsqueeze(1).expand(batch, num_tokens, k))
+        # Before the first assignment the seeds are the only members (k = "no cluster").
         membership = torch.full((batch, num_tokens), k, dtype=torch.long, device=device)
         membership.scatter_(1, seeds, torch.arange(k, device=device).expand(batch, k))
-        minmax_dims = (1, 2) if per_image_minmax else (0, 1, 2)
+        minmax_dims = (1, 2) if conventions.per_image_minmax else (0, 1, 2)
 
-        for iteration in range(n_iter):
-            if iteration:
-                linkage = single_linkage_distance(distances, membership, k)
+        for _ in range(n_iter):
+            linkage = single_linkage_distance(distances, membership, k,
+                                              conventions.zero_distance_absent)
+            t_pos = positional_cost(linkage, conventions.fill_mean_over_all)
             cost = -torch.einsum('bnd,bkd->bnk', t, centroids)  # −S, n tokens × k clusters
-            cost = cost + alpha_pos * positional_cost(linkage)
+            cost = cost + alpha_pos * t_pos
             if use_depth:
                 mean_depth, cluster_valid = cluster_mean_depth(d, depth_valid, membership, k)
                 cost = cost + alpha_depth * depth_cost(d, depth_valid, mean_depth, cluster_valid)
@@ -337,7 +428,7 @@ def depth_guided_spatial_clustering(tokens: Tensor,
             cost = (cost - low) / span
 
             plan = sinkhorn_knopp(-lam * cost, num_iters=sinkhorn_iterations,
-                                  col_marginal=marginal, distributed=False)
+                                  col_marginal=marginal, distributed=False, order='row_first')
             assignment = plan.argmax(dim=2)  # (B, n)
 
             sizes = t.new_zeros(batch, k).scatter_add_(1, assignment, t.new_ones(batch, num_tokens))
@@ -345,7 +436,12 @@ def depth_guided_spatial_clustering(tokens: Tensor,
                 marginal = (sizes + 0.01) / (sizes + 0.01).sum(dim=1, keepdim=True)
             sums = t.new_zeros(batch, k, t.shape[2]).scatter_add_(
                 1, assignment.unsqueeze(-1).expand_as(t), t)
-            centroids = torch.where((sizes > 0).unsqueeze(-1), F.normalize(sums, dim=-1),
-                                    centroids)
+            normalised = F.normalize(sums, dim=-1)  # an empty cluster: the zero vector
+            centroids = (normalised if conventions.empty_cluster_zero else
+                         torch.where((sizes > 0).unsqueeze(-1), normalised, centroids))
             membership = assignment
+            if trace is not None:
+                trace.append(dict(positional_cost=t_pos, cost=cost, plan=plan,
+                                  assignment=assignment, centroids=centroids,
+                                  cluster_marginal=marginal))
     return SpatialClusters(assignment, centroids, marginal)

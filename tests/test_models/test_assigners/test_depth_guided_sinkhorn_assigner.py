@@ -22,7 +22,23 @@ def test_builds_from_registry_with_s3pt_defaults():
     assert assigner.alpha_pos_endpoints == (1.0, 1.0)
     assert assigner.alpha_depth_endpoints == (4.0, 4.0)
     assert (assigner.alpha_pos, assigner.alpha_depth) == (1.0, 4.0)
-    assert assigner.update_c and assigner.per_image_minmax
+    assert assigner.update_c and not assigner.cribo_conventions
+    assert assigner.conventions == (True, False, False, False)  # ours (docs/method.md §5.5)
+
+
+def test_cribo_conventions_switch_and_overrides_reach_the_clustering():
+    tokens, positions, _, _ = inputs(batch=1, n=40)
+    tokens, positions = tokens.repeat(2, 1, 1), positions.repeat(2, 1, 1)  # two images
+    positions[1] *= 3  # the batch-wide min-max now couples the two images
+    assigner = DepthGuidedSinkhornAssigner(num_clusters=8, alpha_depth=0.0,
+                                           cribo_conventions=True, per_image_minmax=True)
+    assert assigner.conventions == (True, True, True, True)
+    seeds = torch.stack([torch.randperm(40, generator=torch.Generator().manual_seed(1))[:8]] * 2)
+    out = assigner.assign(tokens, positions, seed_indices=seeds)
+    ref = depth_guided_spatial_clustering(tokens, positions, num_clusters=8, alpha_depth=0.0,
+                                          seed_indices=seeds, cribo_conventions=True,
+                                          per_image_minmax=True)
+    assert torch.equal(out.assignment, ref.assignment)
 
 
 def test_cribo_settings_run_without_depth():

@@ -1,5 +1,6 @@
-"""Depth-guided spatial clustering (spec §5): cost terms against brute force, the whole algorithm
-against a naive per-image reference, the two-depth-plane toy, memory and determinism."""
+"""Depth-guided spatial clustering (docs/method.md §5): cost terms against brute force, the whole
+algorithm against a naive per-image reference in both conventions, the two-depth-plane toy,
+memory and determinism. Parity with CrIBo's own algorithm: tests/test_models/test_parity."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -15,16 +16,19 @@ INF = float('inf')
 
 
 # ---------------------------------------------------------------- brute-force references
-def brute_linkage(dist, assignment, k):
-    """L[i][j] = min over members m ≠ i of cluster j of dist[i][m] (inf if none)."""
+def brute_linkage(dist, assignment, k, zero_distance_absent=False):
+    """L[i][j] = min over members m ≠ i of cluster j of dist[i][m] (inf if none); with
+    zero_distance_absent, members at distance 0 do not count either. -1: in no cluster."""
     n = len(assignment)
-    return [[min([dist[i][m] for m in range(n) if assignment[m] == j and m != i], default=INF)
+    return [[min([dist[i][m] for m in range(n) if assignment[m] == j and m != i and
+                  not (zero_distance_absent and dist[i][m] == 0)], default=INF)
              for j in range(k)] for i in range(n)]
 
 
-def brute_positional_cost(linkage):
+def brute_positional_cost(linkage, fill_mean_over_all=False):
     finite = [v for row in linkage for v in row if v != INF]
-    mean = sum(finite) / len(finite)
+    count = len(linkage) * len(linkage[0]) if fill_mean_over_all else len(finite)
+    mean = sum(finite) / count
     filled = [[v if v != INF else mean for v in row] for row in linkage]
     top = max(v for row in filled for v in row)
     return [[v / top for v in row] for row in filled]
@@ -49,12 +53,15 @@ def brute_depth_cost(depth, valid, members_of, k):
 
 
 def naive_clustering(tokens, positions, depths, valid, seeds, k, n_iter, sinkhorn_iterations,
-                     lam, alpha_pos, alpha_depth, update_c, per_image_minmax):
-    """The algorithm of spec §5 written image by image in float64, with the brute-force costs
-    and a textbook scaling Sinkhorn (columns to c, then rows to 1/n)."""
+                     lam, alpha_pos, alpha_depth, update_c, cribo_conventions):
+    """The algorithm of docs/method.md §5 written image by image in float64, with the
+    brute-force costs and a textbook scaling Sinkhorn (rows to 1/n, then columns to c), in
+    CrIBo's conventions or ours (§5.5)."""
+    per_image_minmax = not cribo_conventions
     batch, n, _ = tokens.shape
     t = F.normalize(tokens.double(), dim=-1)
-    dist = torch.cdist(positions.double(), positions.double()).tolist()
+    dist = torch.cdist(positions.double(), positions.double(),
+                       compute_mode='donot_use_mm_for_euclid_dist').tolist()
     centroids = [t[b, seeds[b]] for b in range(batch)]
     marginal = [torch.full((k, ), 1.0 / k, dtype=torch.float64) for _ in range(batch)]
     members = [[[seeds[b][j].item()] for j in range(k)] for b in range(batch)]
@@ -62,12 +69,15 @@ def naive_clustering(tokens, positions, depths, valid, seeds, k, n_iter, sinkhor
     for it in range(n_iter):
         costs = []
         for b in range(batch):
-            if it == 0:
-                linkage = [[dist[b][i][seeds[b][j].item()] for j in range(k)] for i in range(n)]
+            if it == 0:  # the seeds are the only members
+                seed_of = [-1] * n
+                for j in range(k):
+                    seed_of[seeds[b][j].item()] = j
+                linkage = brute_linkage(dist[b], seed_of, k, cribo_conventions)
             else:
-                linkage = brute_linkage(dist[b], assignment[b].tolist(), k)
+                linkage = brute_linkage(dist[b], assignment[b].tolist(), k, cribo_conventions)
             cost = -t[b] @ centroids[b].T + alpha_pos * torch.tensor(
-                brute_positional_cost(linkage), dtype=torch.float64)
+                brute_positional_cost(linkage, cribo_conventions), dtype=torch.float64)
             if alpha_depth:
                 cost = cost + alpha_depth * torch.tensor(brute_depth_cost(
                     depths[b].tolist(), valid[b].tolist(), members[b], k), dtype=torch.float64)
@@ -80,8 +90,8 @@ def naive_clustering(tokens, positions, depths, valid, seeds, k, n_iter, sinkhor
                 low, high = costs[b].min(), costs[b].max()
             q = torch.exp(-lam * (costs[b] - low) / (high - low))
             for _ in range(sinkhorn_iterations):
-                q = q * (marginal[b] / q.sum(0))
                 q = q * ((1.0 / n) / q.sum(1, keepdim=True))
+                q = q * (marginal[b] / q.sum(0))
             assignment[b] = q.argmax(1)
             sizes = torch.bincount(assignment[b], minlength=k).double()
             if update_c:
@@ -89,6 +99,8 @@ def naive_clustering(tokens, positions, depths, valid, seeds, k, n_iter, sinkhor
             for j in range(k):
                 if sizes[j] > 0:
                     centroids[b][j] = F.normalize(t[b][assignment[b] == j].mean(0), dim=0)
+                elif cribo_conventions:  # an empty cluster's centroid becomes 0
+                    centroids[b][j] = torch.zeros_like(centroids[b][j])
             members[b] = [torch.nonzero(assignment[b] == j).flatten().tolist() for j in range(k)]
     return torch.stack(assignment), torch.stack(centroids), torch.stack(marginal)
 
@@ -154,19 +166,21 @@ def test_depth_cost_without_any_valid_depth_is_zero():
 
 
 # ---------------------------------------------------------------- the whole algorithm
-@pytest.mark.parametrize('per_image_minmax, update_c, sinkhorn_iterations, alpha_depth', [
-    (True, True, 1, 4.0),
-    (False, True, 5, 0.0),
-    (True, False, 5, 4.0),
-    (False, False, 1, 2.0),
+@pytest.mark.parametrize('cribo_conventions, update_c, sinkhorn_iterations, alpha_depth', [
+    (False, True, 1, 4.0),
+    (True, True, 5, 0.0),
+    (False, False, 5, 4.0),
+    (True, False, 1, 2.0),
 ])
-def test_matches_naive_reference(per_image_minmax, update_c, sinkhorn_iterations, alpha_depth):
+def test_matches_naive_reference(cribo_conventions, update_c, sinkhorn_iterations, alpha_depth):
     batch, n, dim, k = 3, 24, 8, 5
     tokens, positions, depths, valid = random_inputs(batch, n, dim, seed=2)
+    # duplicated positions: the two conventions treat distance-0 members differently
+    positions[:, n // 2:] = positions[:, :n // 2].flip(1)
     seeds = random_seeds(batch, n, k, seed=3)
     kwargs = dict(num_clusters=k, n_iter=5, sinkhorn_iterations=sinkhorn_iterations, lam=20.0,
                   alpha_pos=1.0, alpha_depth=alpha_depth, update_c=update_c,
-                  per_image_minmax=per_image_minmax)
+                  cribo_conventions=cribo_conventions)
     out = depth_guided_spatial_clustering(tokens, positions, depths, valid, seed_indices=seeds,
                                           **kwargs)
     ref_assignment, ref_centroids, ref_marginal = naive_clustering(

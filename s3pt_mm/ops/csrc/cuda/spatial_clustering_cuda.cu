@@ -1,25 +1,28 @@
-// Fused depth-guided spatial clustering (spec §5): the CUDA twin of
-// s3pt_mm.models.utils.spatial_clustering.depth_guided_spatial_clustering.
+// Fused depth-guided spatial clustering (docs/method.md §5): the CUDA twin of
+// s3pt_mm.models.utils.spatial_clustering.depth_guided_spatial_clustering, with the same
+// choices: CrIBo's Sinkhorn order (rows, then columns), the fill value for a seed's own
+// positional entry, and the four conventions of docs/method.md §5.5 as flags.
 //
 // Op: torch.ops.s3pt_mm.spatial_clustering_forward(tokens, positions, depths?, depth_valid?,
 //     seed_indices, num_clusters, n_iter, sinkhorn_iterations, lam, alpha_pos, alpha_depth,
-//     update_c, per_image_minmax)
+//     update_c, per_image_minmax, fill_mean_over_all, zero_distance_absent, empty_cluster_zero)
 //   -> (assignment (B, n) int64, centroids (B, k, D), marginal (B, k))
 // with ``tokens`` already L2-normalised (the Python wrapper does it as the reference does).
 //
 // Shapes: b = image, i / m = tokens (n), j = clusters (k), d = channels (D).
 // Per clustering iteration (launches):
 //   S = einsum('bnd,bkd->bnk', t, C)       at::einsum, the reference's own call (cuBLAS)
-//   linkage_kernel     (n/R, B) blocks     L[i, j] = distance to seed j (iteration 0) or to the
-//                                          nearest other member of j (shared-memory atomicMin on
-//                                          the bits of non-negative floats: order-independent);
-//                                          per-block partial statistics of T_pos and T_depth
+//   linkage_kernel     (n/R, B) blocks     L[i, j] = distance to the nearest other member of j
+//                                          (iteration 0: the seed; +inf for the seed itself)
+//                                          (shared-memory atomicMin on the bits of non-negative
+//                                          floats: order-independent); per-block partial
+//                                          statistics of T_pos and T_depth
 //   cost_kernel        (n/R, B) blocks     M = -S + a_pos*T_pos + a_depth*T_depth, in place of L;
 //                                          per-block partial min / max
-//   sinkhorn rounds:   column_step_kernel  (k/32, B) blocks: [round 0: s = -lam*minmax(M), in
-//                                          place] g_j = log c_j - logsumexp_i(s_ij + f_i)
-//                      row_step_kernel     one warp per token: f_i = log(1/n) - logsumexp_j(s_ij +
-//                                          g_j); last round: argmax_j exp(s_ij + f_i + g_j)
+//   sinkhorn rounds:   row_step_kernel     one warp per token: [round 0: s = -lam*minmax(M), in
+//                                          place, g = 0] f_i = log(1/n) - logsumexp_j(s_ij + g_j)
+//                      column_step_kernel  (k/32, B) blocks: g_j = log c_j - logsumexp_i(s_ij + f_i)
+//   argmax             row_step_kernel     argmax_j exp(s_ij + f_i + g_j) with the last f and g
 //   update_kernel      (k/W, B) blocks     cluster sizes, column marginal, L2-normalised centroid
 //                                          means, mean depths, all summed in token order
 // Scratch: one (B, n, k) fp32 matrix (L, then M, then s: 6.4 MB at B=32, n=392, k=128, L2-resident)
@@ -175,7 +178,8 @@ __global__ void __launch_bounds__(kTileThreads)
                    const bool* __restrict__ valid, const float* __restrict__ mean_depth,
                    const bool* __restrict__ cluster_valid, float* __restrict__ linkage,
                    float* __restrict__ fstats, int* __restrict__ istats, int n, int k,
-                   int rows_per_tile, int stride, bool first_iteration, bool use_depth) {
+                   int rows_per_tile, int stride, bool first_iteration, bool use_depth,
+                   bool zero_distance_absent) {
   S3PT_DYNAMIC_SHARED(int, tile_bits);  // [row][cluster] float bits; odd row stride: no conflicts
   __shared__ float fscratch[kWarpSize];
   __shared__ int iscratch[kWarpSize];
@@ -187,15 +191,17 @@ __global__ void __launch_bounds__(kTileThreads)
   const float* pos = positions + static_cast<int64_t>(b) * n * 2;
 
   if (first_iteration) {
-    // Before the first assignment each cluster's only member is its seed: L = distance to it
-    // (0 for the seed itself, whose row is not excluded here).
+    // Before the first assignment each cluster's only member is its seed: L = distance to it;
+    // the seed itself has no other member (+inf, later the fill value), and with
+    // zero_distance_absent neither has a token at the seed's position.
     for (int e = threadIdx.x; e < tile_entries; e += blockDim.x) {
       const int row = e / k;
       const int j = e % k;
       const int i = row0 + row;
       const int64_t seed = seeds[static_cast<int64_t>(b) * k + j];
-      tile_bits[row * stride + j] = __float_as_int(
-          pair_distance(pos[2 * i], pos[2 * i + 1], pos[2 * seed], pos[2 * seed + 1]));
+      float dist = pair_distance(pos[2 * i], pos[2 * i + 1], pos[2 * seed], pos[2 * seed + 1]);
+      if (i == seed || (zero_distance_absent && dist == 0.f)) dist = INFINITY;
+      tile_bits[row * stride + j] = __float_as_int(dist);
     }
   } else {
     for (int e = threadIdx.x; e < rows * stride; e += blockDim.x) {
@@ -217,6 +223,7 @@ __global__ void __launch_bounds__(kTileThreads)
       if (!active || m == i) continue;
       const int j = static_cast<int>(member_of[m]);
       const float dist = pair_distance(xi, yi, pos[2 * m], pos[2 * m + 1]);
+      if (zero_distance_absent && dist == 0.f) continue;  // CrIBo: a distance-0 member is absent
       atomicMin(&tile_bits[lane * stride + j], __float_as_int(dist));
     }
   }
@@ -275,7 +282,7 @@ __global__ void __launch_bounds__(kTileThreads)
                 const float* __restrict__ depth, const bool* __restrict__ valid,
                 const float* __restrict__ mean_depth, const bool* __restrict__ cluster_valid,
                 float* __restrict__ minmax, int n, int k, int rows_per_tile, float alpha_pos,
-                float alpha_depth, bool use_depth) {
+                float alpha_depth, bool use_depth, bool fill_mean_over_all) {
   __shared__ float norm[4];  // mean L, max filled L, mean valid square, max square
   __shared__ float scratch[kWarpSize];
   const int b = blockIdx.y;
@@ -294,7 +301,10 @@ __global__ void __launch_bounds__(kTileThreads)
       count_l += istats[2 * slot + 0];
       count_d += istats[2 * slot + 1];
     }
-    const float mean_l = __fdiv_rn(sum_l, static_cast<float>(count_l > 0 ? count_l : 1));
+    // The fill value: the mean of the finite entries, or (CrIBo) of all n * k entries with the
+    // missing ones counted as 0.
+    const int64_t divisor = fill_mean_over_all ? static_cast<int64_t>(n) * k : count_l;
+    const float mean_l = __fdiv_rn(sum_l, static_cast<float>(divisor > 0 ? divisor : 1));
     // max(filled) = max(finite L, mean if any entry was +inf); mean = 0 when nothing is finite.
     float top_l = max_l;
     if (count_l < static_cast<int64_t>(n) * k) top_l = fmaxf(top_l, mean_l);
@@ -340,52 +350,26 @@ __global__ void __launch_bounds__(kTileThreads)
 }
 
 // Sinkhorn column step (sinkhorn_knopp's ``g = log_c - _column_logsumexp(s + f)``) for 32
-// clusters of one image. Round 0 first turns M into s = -lam * (M - low) / span in place
-// (low / span per image or over the batch) and uses f = 0.
+// clusters of one image, after the row step of the same round.
 // grid (ceil(k / 32), B), block 32 * kRowGroups.
 __global__ void __launch_bounds__(kColumnsPerBlock* kRowGroups)
-    column_step_kernel(float* __restrict__ work, const float* __restrict__ minmax,
-                       const float* __restrict__ row_scale, const float* __restrict__ marginal,
-                       float* __restrict__ col_scale, int batch, int n, int k, int num_tiles,
-                       float neg_lam, bool first_round, bool per_image_minmax) {
+    column_step_kernel(const float* __restrict__ work, const float* __restrict__ row_scale,
+                       const float* __restrict__ marginal, float* __restrict__ col_scale, int n,
+                       int k) {
   __shared__ float partial[kRowGroups][kColumnsPerBlock];
   __shared__ float column_peak[kColumnsPerBlock];
-  __shared__ float scratch[kWarpSize];
   const int b = blockIdx.y;
   const int c = threadIdx.x % kColumnsPerBlock;
   const int group = threadIdx.x / kColumnsPerBlock;
   const int j = blockIdx.x * kColumnsPerBlock + c;
   const bool active = j < k;
 
-  float low = 0.f, span = 1.f;
-  if (first_round) {
-    const int first = per_image_minmax ? b * num_tiles : 0;
-    const int count = per_image_minmax ? num_tiles : batch * num_tiles;
-    float lo = INFINITY, hi = -INFINITY;
-    for (int q = threadIdx.x; q < count; q += blockDim.x) {
-      lo = fminf(lo, minmax[2 * (first + q) + 0]);
-      hi = fmaxf(hi, minmax[2 * (first + q) + 1]);
-    }
-    low = block_allreduce(lo, MinOp(), INFINITY, scratch);
-    const float high = block_allreduce(hi, MaxOp(), -INFINITY, scratch);
-    span = fmaxf(__fsub_rn(high, low), 1e-12f);  // .clamp_min(1e-12)
-  }
-
-  float* column = work + static_cast<int64_t>(b) * n * k + j;
+  const float* column = work + static_cast<int64_t>(b) * n * k + j;
   const float* f = row_scale + static_cast<int64_t>(b) * n;
   float peak = -INFINITY;
   if (active) {
     for (int i = group; i < n; i += kRowGroups) {
-      float s;
-      if (first_round) {
-        // cost = (cost - low) / span; scores = -lam * cost
-        float* cell = column + static_cast<int64_t>(i) * k;
-        s = __fmul_rn(neg_lam, __fdiv_rn(__fsub_rn(*cell, low), span));
-        *cell = s;
-      } else {
-        s = column[static_cast<int64_t>(i) * k];
-      }
-      peak = fmaxf(peak, __fadd_rn(s, first_round ? 0.f : f[i]));
+      peak = fmaxf(peak, __fadd_rn(column[static_cast<int64_t>(i) * k], f[i]));
     }
   }
   partial[group][c] = peak;
@@ -400,7 +384,7 @@ __global__ void __launch_bounds__(kColumnsPerBlock* kRowGroups)
   float total = 0.f;
   if (active) {
     for (int i = group; i < n; i += kRowGroups) {
-      const float x = __fadd_rn(column[static_cast<int64_t>(i) * k], first_round ? 0.f : f[i]);
+      const float x = __fadd_rn(column[static_cast<int64_t>(i) * k], f[i]);
       total += expf(__fsub_rn(x, peak));
     }
   }
@@ -414,57 +398,86 @@ __global__ void __launch_bounds__(kColumnsPerBlock* kRowGroups)
   }
 }
 
-// Sinkhorn row step (``f = log_r - logsumexp(s + g, dim=2)``), one warp per token; in the last
-// round the hard assignment argmax_j exp(s + f + g) instead of storing f.
+// Sinkhorn row step (``f = log_r - logsumexp(s + g, dim=2)``), one warp per token. Round 0
+// first turns the row of M into s = -lam * (M - low) / span in place (low / span per image or
+// over the batch) and uses g = 0. With ``argmax`` set it computes instead the hard assignment
+// argmax_j exp(s + f + g) from the stored f and the last g (the plan after the last column step).
 // grid ceil(B * n / kRowsPerBlock), block 32 * kRowsPerBlock.
 __global__ void __launch_bounds__(kWarpSize* kRowsPerBlock)
-    row_step_kernel(const float* __restrict__ work, const float* __restrict__ col_scale,
-                    float* __restrict__ row_scale, int64_t* __restrict__ assignment,
-                    int64_t num_rows, int n, int k, bool last_round) {
+    row_step_kernel(float* __restrict__ work, const float* __restrict__ minmax,
+                    const float* __restrict__ col_scale, float* __restrict__ row_scale,
+                    int64_t* __restrict__ assignment, int64_t num_rows, int batch, int n, int k,
+                    int num_tiles, float neg_lam, bool per_image_minmax, bool first_round,
+                    bool argmax) {
   // log r = -log(n) on the device, as torch.log of the float tensor n in sinkhorn_knopp.
   const float log_r = -logf(static_cast<float>(n));
   const int lane = threadIdx.x % kWarpSize;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarpSize;
   if (row >= num_rows) return;  // whole warps only
   const int64_t b = row / n;
-  const float* s = work + row * k;
+  float* s = work + row * k;
   const float* g = col_scale + b * k;
 
+  if (first_round) {
+    // cost = (cost - low) / span; scores = -lam * cost
+    const int64_t first = per_image_minmax ? b * num_tiles : 0;
+    const int64_t count = per_image_minmax ? num_tiles : static_cast<int64_t>(batch) * num_tiles;
+    float lo = INFINITY, hi = -INFINITY;
+    for (int64_t q = lane; q < count; q += kWarpSize) {
+      lo = fminf(lo, minmax[2 * (first + q) + 0]);
+      hi = fmaxf(hi, minmax[2 * (first + q) + 1]);
+    }
+    const float low = warp_allreduce(lo, MinOp());
+    const float high = warp_allreduce(hi, MaxOp());
+    const float span = fmaxf(__fsub_rn(high, low), 1e-12f);  // .clamp_min(1e-12)
+    for (int j = lane; j < k; j += kWarpSize) {
+      s[j] = __fmul_rn(neg_lam, __fdiv_rn(__fsub_rn(s[j], low), span));
+    }
+    // Each lane reads back only the entries it wrote: no exchange between lanes.
+  }
+
+  if (argmax) {
+    // plan = exp(s + f + g); the argmax compares the plan's values as torch.argmax does.
+    const float f = row_scale[row];
+    float best = -INFINITY;
+    int best_j = INT_MAX;  // "no candidate": loses to any plan value
+    for (int j = lane; j < k; j += kWarpSize) {
+      const float p = expf(__fadd_rn(__fadd_rn(s[j], f), g[j]));
+      if (argmax_better(p, j, best, best_j)) {
+        best = p;
+        best_j = j;
+      }
+    }
+    for (int offset = kWarpSize / 2; offset > 0; offset >>= 1) {
+      const float other = __shfl_xor_sync(kFullMask, best, offset);
+      const int other_j = __shfl_xor_sync(kFullMask, best_j, offset);
+      if (argmax_better(other, other_j, best, best_j)) {
+        best = other;
+        best_j = other_j;
+      }
+    }
+    if (lane == 0) assignment[row] = best_j;
+    return;
+  }
+
   float peak = -INFINITY;
-  for (int j = lane; j < k; j += kWarpSize) peak = fmaxf(peak, __fadd_rn(s[j], g[j]));
+  for (int j = lane; j < k; j += kWarpSize) {
+    peak = fmaxf(peak, __fadd_rn(s[j], first_round ? 0.f : g[j]));
+  }
   peak = warp_allreduce(peak, MaxOp());
   if (fabsf(peak) == INFINITY) peak = 0.f;  // torch.logsumexp masks infinite maxima
   float total = 0.f;
-  for (int j = lane; j < k; j += kWarpSize) total += expf(__fsub_rn(__fadd_rn(s[j], g[j]), peak));
+  for (int j = lane; j < k; j += kWarpSize) {
+    total += expf(__fsub_rn(__fadd_rn(s[j], first_round ? 0.f : g[j]), peak));
+  }
   total = warp_allreduce(total, SumOp());
   const float f = __fsub_rn(log_r, __fadd_rn(logf(total), peak));
-  if (!last_round) {
-    if (lane == 0) row_scale[row] = f;
-    return;
-  }
-  // plan = exp(s + f + g); the argmax compares the plan's values as torch.argmax does.
-  float best = -INFINITY;
-  int best_j = INT_MAX;  // "no candidate": loses to any plan value
-  for (int j = lane; j < k; j += kWarpSize) {
-    const float p = expf(__fadd_rn(__fadd_rn(s[j], f), g[j]));
-    if (argmax_better(p, j, best, best_j)) {
-      best = p;
-      best_j = j;
-    }
-  }
-  for (int offset = kWarpSize / 2; offset > 0; offset >>= 1) {
-    const float other = __shfl_xor_sync(kFullMask, best, offset);
-    const int other_j = __shfl_xor_sync(kFullMask, best_j, offset);
-    if (argmax_better(other, other_j, best, best_j)) {
-      best = other;
-      best_j = other_j;
-    }
-  }
-  if (lane == 0) assignment[row] = best_j;
+  if (lane == 0) row_scale[row] = f;
 }
 
 // After an assignment: sizes, c = (sizes + 0.01) / sum (if update_c), C_j = normalize(sum of
-// members) for non-empty clusters (empty ones keep theirs), mean depth of the members with one.
+// members) (an empty cluster: zeros with empty_cluster_zero, else its previous centroid), mean
+// depth of the members with one.
 // Members are visited in token order (ballot per 32 tokens): fixed summation order.
 // grid (ceil(k / W), B), block 32 * W; dynamic shared memory (n + k) ints + W * D floats.
 __global__ void update_kernel(const float* __restrict__ tokens,
@@ -472,7 +485,8 @@ __global__ void update_kernel(const float* __restrict__ tokens,
                               const float* __restrict__ depth, const bool* __restrict__ valid,
                               float* __restrict__ centroids, float* __restrict__ marginal,
                               float* __restrict__ mean_depth, bool* __restrict__ cluster_valid,
-                              int n, int k, int dim, bool update_c, bool use_depth) {
+                              int n, int k, int dim, bool update_c, bool use_depth,
+                              bool empty_cluster_zero) {
   S3PT_DYNAMIC_SHARED(int, update_shared);
   int* member_of = update_shared;                             // n
   int* sizes = member_of + n;                                 // k
@@ -537,6 +551,10 @@ __global__ void update_kernel(const float* __restrict__ tokens,
     const float denom = fmaxf(__fsqrt_rn(squares), 1e-12f);
     float* dst = centroids + cluster * dim;
     for (int d = lane; d < dim; d += kWarpSize) dst[d] = __fdiv_rn(acc[d], denom);
+  } else if (empty_cluster_zero) {
+    // F.normalize of a zero sum: 0 / 1e-12 = 0 (CrIBo's convention).
+    float* dst = centroids + cluster * dim;
+    for (int d = lane; d < dim; d += kWarpSize) dst[d] = 0.f;
   }
   if (use_depth && lane == 0) {
     const float count = static_cast<float>(depth_count > 0 ? depth_count : 1);
@@ -561,7 +579,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> spatial_clustering_forward_cuda(
     const std::optional<at::Tensor>& depths_opt, const std::optional<at::Tensor>& valid_opt,
     const at::Tensor& seed_indices, int64_t num_clusters, int64_t n_iter,
     int64_t sinkhorn_iterations, double lam, double alpha_pos, double alpha_depth, bool update_c,
-    bool per_image_minmax) {
+    bool per_image_minmax, bool fill_mean_over_all, bool zero_distance_absent,
+    bool empty_cluster_zero) {
 #ifdef S3PT_SIMT_EMULATION
   TORCH_CHECK(tokens.is_cpu(), "spatial_clustering_forward (SIMT emulation): CPU tensors only");
 #else
@@ -672,30 +691,35 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> spatial_clustering_forward_cuda(
         positions.data_ptr<float>(), seed_indices.data_ptr<int64_t>(),
         assignment.data_ptr<int64_t>(), depth_ptr, valid_ptr, mean_depth_ptr, cluster_valid_ptr,
         work.data_ptr<float>(), fstats.data_ptr<float>(), istats.data_ptr<int>(), n32, k32,
-        rows_per_tile, stride, iteration == 0, use_depth);
+        rows_per_tile, stride, iteration == 0, use_depth, zero_distance_absent);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     S3PT_LAUNCH(cost_kernel, tile_grid, kTileThreads, 0, stream)(
         similarity.data_ptr<float>(), work.data_ptr<float>(), fstats.data_ptr<float>(),
         istats.data_ptr<int>(), depth_ptr, valid_ptr, mean_depth_ptr, cluster_valid_ptr,
         minmax.data_ptr<float>(), n32, k32, rows_per_tile, alpha_pos_f, alpha_depth_f,
-        use_depth);
+        use_depth, fill_mean_over_all);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
+    // CrIBo's order: each round scales the rows, then the columns.
     for (int64_t round = 0; round < sinkhorn_iterations; ++round) {
-      S3PT_LAUNCH(column_step_kernel, column_grid, kColumnsPerBlock * kRowGroups, 0, stream)(
-          work.data_ptr<float>(), minmax.data_ptr<float>(), row_scale.data_ptr<float>(),
-          marginal.data_ptr<float>(), col_scale.data_ptr<float>(), batch32, n32, k32, num_tiles,
-          neg_lam, round == 0, per_image_minmax);
-      C10_CUDA_KERNEL_LAUNCH_CHECK();
       S3PT_LAUNCH(row_step_kernel, row_blocks, kRowsPerBlock * kWarpSize, 0, stream)(
-          work.data_ptr<float>(), col_scale.data_ptr<float>(), row_scale.data_ptr<float>(),
-          assignment.data_ptr<int64_t>(), num_rows, n32, k32,
-          round == sinkhorn_iterations - 1);
+          work.data_ptr<float>(), minmax.data_ptr<float>(), col_scale.data_ptr<float>(),
+          row_scale.data_ptr<float>(), assignment.data_ptr<int64_t>(), num_rows, batch32, n32,
+          k32, num_tiles, neg_lam, per_image_minmax, round == 0, false);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+      S3PT_LAUNCH(column_step_kernel, column_grid, kColumnsPerBlock * kRowGroups, 0, stream)(
+          work.data_ptr<float>(), row_scale.data_ptr<float>(), marginal.data_ptr<float>(),
+          col_scale.data_ptr<float>(), n32, k32);
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     }
+    S3PT_LAUNCH(row_step_kernel, row_blocks, kRowsPerBlock * kWarpSize, 0, stream)(
+        work.data_ptr<float>(), minmax.data_ptr<float>(), col_scale.data_ptr<float>(),
+        row_scale.data_ptr<float>(), assignment.data_ptr<int64_t>(), num_rows, batch32, n32, k32,
+        num_tiles, neg_lam, per_image_minmax, false, true);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
     S3PT_LAUNCH(update_kernel, update_grid, update_warps * kWarpSize, update_shared, stream)(
         tokens.data_ptr<float>(), assignment.data_ptr<int64_t>(), depth_ptr, valid_ptr,
         centroids.data_ptr<float>(), marginal.data_ptr<float>(), mean_depth_ptr,
-        cluster_valid_ptr, n32, k32, dim32, update_c, use_depth);
+        cluster_valid_ptr, n32, k32, dim32, update_c, use_depth, empty_cluster_zero);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   }
   return {assignment, centroids, marginal};
@@ -708,7 +732,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> spatial_clustering_forward_cuda(
   "spatial_clustering_forward(Tensor tokens, Tensor positions, Tensor? depths, "              \
   "Tensor? depth_valid, Tensor seed_indices, int num_clusters, int n_iter, "                  \
   "int sinkhorn_iterations, float lam, float alpha_pos, float alpha_depth, bool update_c, "   \
-  "bool per_image_minmax) -> (Tensor, Tensor, Tensor)"
+  "bool per_image_minmax, bool fill_mean_over_all, bool zero_distance_absent, "              \
+  "bool empty_cluster_zero) -> (Tensor, Tensor, Tensor)"
 
 #ifdef S3PT_SIMT_EMULATION
 // Its own namespace, so that it can be loaded beside the real extension.
