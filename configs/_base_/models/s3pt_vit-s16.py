@@ -1,4 +1,4 @@
-# S3PT with ViT-S/16 (Tab. 3 of the supplementary; spec §2-§6).
+# S3PT with ViT-S/16 (Tab. 3 of the supplementary; docs/method.md §2-§6).
 model = dict(
     type='S3PT',
     data_preprocessor=dict(
@@ -37,4 +37,9 @@ model = dict(
         alpha_depth=(4.0, 4.0)),
     queue=dict(queue_size=2500),
     base_momentum=0.004,  # mmengine EMA convention: teacher momentum 0.996 -> 1 (cosine)
+    # S3PT was built on CrIBo's code: its conventions (batch-wide min-max of the clustering
+    # cost per GPU, fill value, empty clusters, distance-0 members, NN loss normalisation;
+    # docs/method.md §5.5, §6.2) for CrIBo, every ablation step and S3PT alike. With it, a
+    # run depends on the per-GPU batch size (docs/method.md §5.6).
+    cribo_conventions=True,
 )

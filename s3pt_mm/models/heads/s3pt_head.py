@@ -1,4 +1,5 @@
-"""DINO projection head with an object last layer, vMF normalisation and centering (spec §2, §3)."""
+"""DINO projection head with an object last layer, vMF normalisation and centering
+(docs/method.md §2, §3)."""
 from typing import Dict, Iterator, List, NamedTuple, Optional
 
 import torch
@@ -69,7 +70,7 @@ class S3PTHead(BaseModule):
 
     ``MLP (Linear(D, 2048)–GELU–Linear(2048, 2048)–GELU–Linear(2048, 256)) → L2-normalise →
     weight-normalised Linear(256, P, bias=False)`` (DINO, Caron et al. 2021); the object last
-    layer has the same shape and shares the MLP (CrIBo; spec §2).
+    layer has the same shape and shares the MLP (CrIBo; docs/method.md §2).
 
     The teacher is an EMA copy of the student's network (this head included); the **student's**
     head owns the temperatures and the centers: call :meth:`student_log_prob` on the student's
@@ -77,7 +78,8 @@ class S3PTHead(BaseModule):
     head (the EMA copy's centers are never updated and are overwritten by the EMA's buffer
     sync, so they must not be used).
 
-    Targets (spec §3), per output (``'cls'`` and ``'object'``, each with its own center):
+    Targets (docs/method.md §3.2), per output (``'cls'`` and ``'object'``, each with its
+    own center):
 
     - ``centering='logit'`` (DINO): ``softmax((l − c) / τ_t)``, ``c ← m·c + (1 − m)·mean(l)``,
       c initialised to 0. With ``use_vmf=False`` the head is exactly DINO's.
@@ -86,8 +88,11 @@ class S3PTHead(BaseModule):
 
     where ``logit_k(τ) = l_k/τ + log C_p(‖w_k‖/τ)`` with vMF, ``l_k/τ`` without; the student
     uses ``log_softmax(logit(τ_s))``. The batch mean is taken over the rows of all ranks.
-    Order (DINO): the targets use the center *before* this batch, then the center is updated
-    with the current batch's teacher outputs.
+    Order (DINO, CrIBo): every target of a step uses the center *before* this step, then the
+    center is updated once with the current batch's teacher outputs. For the object output,
+    CrIBo also centres the queue neighbours' targets with that pre-update center: compute every
+    object target with ``update_center=False`` and call :meth:`update_center` last
+    (docs/method.md §6.3).
 
     Args:
         in_channels (int): D, the backbone width.
@@ -135,7 +140,7 @@ class S3PTHead(BaseModule):
         if use_vmf and centering == 'logit':
             raise ValueError("use_vmf=True needs centering='probability': logit centering "
                              'subtracts the mean logit and so cancels the per-prototype log C_p '
-                             'term (spec §3)')
+                             'term (docs/method.md §3.2)')
         self.use_vmf = use_vmf
         self.centering = centering
         self.bottleneck_channels = bottleneck_channels
@@ -239,6 +244,25 @@ class S3PTHead(BaseModule):
         if update_center:
             center.update(statistic)
         return target
+
+    @torch.no_grad()
+    def update_center(self, out: ProjectionOutput, which: str = CLS) -> None:
+        """Fold this step's teacher rows of one output into its center.
+
+        The statistic is the one :meth:`teacher_target` would fold in: the raw logits (logit
+        centering) or ``softmax(logit(τ_t))`` (probability centering). A collective when
+        distributed: all ranks must call it, even with N = 0.
+
+        Args:
+            out (ProjectionOutput): the **teacher** head's projection of this step's N rows.
+            which (str): ``'cls'`` or ``'object'``.
+        """
+        self._last(which)
+        if self.centering == 'logit':
+            statistic = out.logits.float()
+        else:
+            statistic = torch.softmax(self._tempered(out, self._teacher_temps[which]), dim=-1)
+        self.centers[which].update(statistic)
 
     # ------------------------------------------------------------------ schedules
     def set_teacher_temp(self, temp: float, which: Optional[str] = None) -> None:

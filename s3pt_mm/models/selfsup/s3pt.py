@@ -20,7 +20,7 @@ class S3PT(BaseSelfSupervisor):
     """Self-distillation of image, object and cross-image tokens, with depth-guided clusters.
 
     S3PT = CrIBo + vMF normalisation + object-diversity Sinkhorn-Knopp (1 round, k = 128)
-    + a depth term in the clustering cost (spec §1–§6). The same class gives the baselines by
+    + a depth term in the clustering cost (docs/method.md). The same class gives the baselines by
     configuration alone:
 
     - **DINO**: ``assigner=None`` (no objects) and local crops in the pipeline;
@@ -49,12 +49,18 @@ class S3PT(BaseSelfSupervisor):
             iterations: 0.004 is DINO's 0.996 → 1. Defaults to 0.004.
         num_global_views (int): views seen by the teacher (the first ones). Defaults to 2.
         loss_weights (dict, optional): weights of ``global``, ``object``, ``cross_image``.
-            Defaults to 1 each (spec §6: total = global + object + cross-image).
+            Defaults to 1 each (docs/method.md §6.4: total = global + object + cross-image).
         cross_image_enabled (bool): initial state of the cross-image loss (the schedule hook
             switches it on from ``cross_image_start_epoch``). Defaults to False.
         cluster_seed (int): seed of the clustering's random seed tokens. They are drawn from
             (cluster_seed, EMA step, global image index) only, so resuming and splitting the
             batch over GPUs do not change them. Defaults to 0.
+        cribo_conventions (bool): CrIBo's code conventions (docs/method.md §5.5, §6.2): the
+            assigner's four clustering conventions (unless its config sets
+            ``cribo_conventions`` itself) and the cross-image loss divided by V times the
+            first direction's count of cycle-consistent pairs (CrIBo's ``CrIBoLoss``) instead
+            of the pooled count. The batch-wide min-max of the cost makes a run depend on the
+            per-GPU batch (docs/method.md §5.6). The configs turn it on. Defaults to False.
         data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
         init_cfg (dict, optional): mmengine init config.
     """
@@ -69,6 +75,7 @@ class S3PT(BaseSelfSupervisor):
                  loss_weights: Optional[Dict[str, float]] = None,
                  cross_image_enabled: bool = False,
                  cluster_seed: int = 0,
+                 cribo_conventions: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(backbone=backbone, head=head, data_preprocessor=data_preprocessor,
@@ -87,7 +94,12 @@ class S3PT(BaseSelfSupervisor):
             weights[name] = float(value)
         self.loss_weights = weights
         self.num_global_views = num_global_views
+        self.cribo_conventions = bool(cribo_conventions)
+        if assigner is not None:
+            assigner = dict(assigner)
+            assigner.setdefault('cribo_conventions', self.cribo_conventions)
         self.assigner = TASK_UTILS.build(assigner) if assigner is not None else None
+        self.nn_loss_normalization = 'first_direction' if self.cribo_conventions else 'pooled'
         embed_dims = self.backbone.embed_dims
         self.queue = (CrossImageQueue(num_objects=self.assigner.num_clusters,
                                       embed_dims=embed_dims, num_views=num_global_views, **queue)
@@ -106,7 +118,7 @@ class S3PT(BaseSelfSupervisor):
 
     # ------------------------------------------------------------------ public setters
     def set_cross_image_enabled(self, enabled: bool) -> None:
-        """Switch the cross-image loss on or off (spec §6: from epoch 1 on)."""
+        """Switch the cross-image loss on or off (docs/method.md §6: from epoch 1 on)."""
         self.cross_image_enabled = bool(enabled)
 
     # ------------------------------------------------------------------ the method
@@ -165,8 +177,11 @@ class S3PT(BaseSelfSupervisor):
         s_objects, _ = pool_object_tokens(s_patch, assignment, num_clusters)
         t_valid = t_objects.transpose(0, 1)[:, valid]  # (2, M, D)
         s_valid = s_objects.transpose(0, 1)[:, valid]
-        t_obj_probs = self._per_view(head.teacher_target(
-            teacher.head(t_valid.flatten(0, 1), 'object'), 'object'))
+        # Every object target of this step (own objects and queue neighbours) uses the object
+        # center from before this step; it is updated once, at the end (docs/method.md §6.3).
+        t_obj_out = teacher.head(t_valid.flatten(0, 1), 'object')
+        t_obj_probs = self._per_view(head.teacher_target(t_obj_out, 'object',
+                                                         update_center=False))
         s_obj_logp = self._per_view(head.student_log_prob(
             head(s_valid.flatten(0, 1), 'object'), 'object'))
         losses['loss_object'] = self.loss_weights['object'] * cross_view_loss(
@@ -182,10 +197,35 @@ class S3PT(BaseSelfSupervisor):
                     teacher.head(match.neighbours.flatten(0, 1), 'object'), 'object',
                     update_center=False).view_as(s_obj_logp)
                 losses['loss_cross_image'] = self.loss_weights['cross_image'] * \
-                    cross_image_loss(neighbour_probs, s_obj_logp, match.consistent) * \
-                    self._global_mean_scale(match.consistent.sum(), t_valid.device)
+                    self._cross_image_loss(neighbour_probs, s_obj_logp, match.consistent)
             self.queue.enqueue(t_objects.detach(), valid)
+        head.update_center(t_obj_out, 'object')
         return self._checked(losses, stats)
+
+    def _cross_image_loss(self, neighbour_probs: Tensor, student_log_probs: Tensor,
+                          consistent: Tensor) -> Tensor:
+        """This rank's share of the cross-image loss of the global batch (docs/method.md §6.2).
+
+        ``W · S_rank / N_global``: S the rank's sum over its consistent pairs, N the pooled
+        count of consistent pairs, or (CrIBo's normalisation) V times the first direction's
+        count, with the loss 0 when that count is 0. DDP's gradient average then equals the
+        loss of one process holding the whole batch.
+        """
+        total = cross_image_loss(neighbour_probs, student_log_probs, consistent,
+                                 self.nn_loss_normalization, reduction='sum')
+        if self.nn_loss_normalization == 'pooled':
+            count = self._global_count(consistent.sum(), total.device)
+            return total * get_dist_info()[1] / count.clamp_min(1.0)
+        first = self._global_count(consistent[0].sum(), total.device)
+        scale = get_dist_info()[1] / (consistent.shape[0] * first.clamp_min(1.0))
+        return torch.where(first > 0, total * scale, total * 0.0)
+
+    @staticmethod
+    def _global_count(local_count, device: torch.device) -> Tensor:
+        """() fp32 sum of a count over all ranks (the local count on one process)."""
+        total = torch.as_tensor(local_count, dtype=torch.float32, device=device).reshape(1).clone()
+        all_reduce(total)
+        return total.squeeze(0)
 
     # ------------------------------------------------------------------ helpers
     @staticmethod

@@ -125,11 +125,21 @@ def test_missing_token_geometry_names_sample_and_key():
 STEPS, GLOBAL_BATCH = 3, 4
 
 
-def _run(rank: int, world_size: int, port: int, out: dict) -> None:
+#: Modes that claim 2-process = 1-process (docs/method.md §5.6): ours, and CrIBo's conventions
+#: with the per-image min-max (the batch-wide min-max alone depends on the per-GPU batch).
+SPLIT_INDEPENDENT = {
+    'own': {},
+    'cribo-per-image-minmax': dict(
+        cribo_conventions=True,
+        assigner=dict(type='DepthGuidedSinkhornAssigner', num_clusters=4, per_image_minmax=True)),
+}
+
+
+def _run(rank: int, world_size: int, port: int, out: dict, mode: str = 'own') -> None:
     torch.set_num_threads(1)
     if world_size > 1:
         init_gloo_rank(rank, world_size, port)
-    model = build(tiny_cfg())
+    model = build(tiny_cfg(**SPLIT_INDEPENDENT[mode]))
     model.set_cross_image_enabled(True)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=0.05)
@@ -158,20 +168,21 @@ def _run(rank: int, world_size: int, port: int, out: dict) -> None:
         dist.destroy_process_group()
 
 
-def _worker(rank, world_size, port, path):
+def _worker(rank, world_size, port, path, mode):
     out = {}
-    _run(rank, world_size, port, out)
+    _run(rank, world_size, port, out, mode)
     if rank == 0:  # through a file: tensors sent over a queue die with their process
         torch.save(out, path)
 
 
 @pytest.mark.slow
-def test_two_process_gloo_equals_one_process(tmp_path):
+@pytest.mark.parametrize('mode', list(SPLIT_INDEPENDENT))
+def test_two_process_gloo_equals_one_process(tmp_path, mode):
     single = {}
-    _run(0, 1, 0, single)
+    _run(0, 1, 0, single, mode)
 
     path = tmp_path / 'rank0.pth'
-    run_ranks(_worker, path, nprocs=2, timeout=240)
+    run_ranks(_worker, path, mode, nprocs=2, timeout=240)
     double = torch.load(path)
 
     torch.testing.assert_close(double['losses'], single['losses'], rtol=1e-4, atol=1e-5)
