@@ -11,7 +11,7 @@ def cross_view_loss(teacher_probs: Tensor, student_log_probs: Tensor) -> Tensor:
     2021, Eq. 3: the student never predicts the teacher's own view). The teacher views are the
     first ``Vt`` student views (the global crops); student views beyond are local crops.
 
-    Used for (spec §6):
+    Used for (docs/method.md §6):
 
     - the global loss: rows = the B images' CLS tokens, Vt = Vs = 2 (DINO baseline: Vs = 12
       with 10 local crops), i.e. ``½ (H(t1, s2) + H(t2, s1))`` averaged over the batch;

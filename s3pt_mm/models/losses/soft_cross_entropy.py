@@ -6,7 +6,7 @@ def soft_cross_entropy(target: Tensor, log_prob: Tensor) -> Tensor:
     """Row-wise cross-entropy ``H(t, s) = −Σ_k t_k · log s_k``.
 
     The self-distillation objective of DINO (Caron et al. 2021, Eq. 2) and of every S3PT loss
-    (spec §6). Computed in fp32 so that fp16 autocast cannot underflow the products.
+    (docs/method.md §6). Computed in fp32 so that fp16 autocast cannot underflow the products.
 
     Args:
         target (Tensor): (..., P) teacher probabilities (rows sum to 1; no gradient expected).

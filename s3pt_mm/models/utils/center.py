@@ -40,7 +40,8 @@ class Center(nn.Module):
     ``c ← m·c + (1 − m)·mean_batch(x)`` (DINO, Caron et al. 2021, Eq. 4), where the mean runs
     over the rows of **all** ranks (all-reduced when a process group is initialised, local
     otherwise). What ``x`` is — raw teacher logits (logit centering) or teacher probabilities
-    (probability centering, spec §3) — is the caller's choice; this module only holds the state.
+    (probability centering, docs/method.md §3.2) — is the caller's choice; this module only
+    holds the state.
 
     The center is a registered buffer, so it is saved in checkpoints and restored on resume.
     ``update`` is a collective when distributed: every rank must call it the same number of

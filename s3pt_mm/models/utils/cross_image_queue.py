@@ -1,4 +1,5 @@
-"""FIFO memory of teacher object tokens for CrIBo's cross-image bootstrapping (spec §6)."""
+"""FIFO memory of teacher object tokens for CrIBo's cross-image bootstrapping
+(docs/method.md §6.2)."""
 from typing import List, NamedTuple, Optional, Tuple
 
 import torch

@@ -1,4 +1,5 @@
-"""Object tokens: per-view mean of the tokens assigned to each spatial cluster (spec §6)."""
+"""Object tokens: per-view mean of the tokens assigned to each spatial cluster
+(docs/method.md §6.1)."""
 from typing import Tuple
 
 import torch
@@ -11,9 +12,9 @@ def pool_object_tokens(tokens: Tensor, assignment: Tensor,
     """Average the tokens of each cluster in each view (CrIBo's object tokens).
 
     The object token of cluster j in view v is the mean of the **un-normalised** last-layer
-    tokens of view v assigned to j (spec §6). The teacher's hard assignment is used for the
-    teacher *and* the student tokens. A cluster is kept only if it is non-empty in every view,
-    otherwise the two views would not describe the same object.
+    tokens of view v assigned to j (docs/method.md §6.1). The teacher's hard assignment is used
+    for the teacher *and* the student tokens. A cluster is kept only if it is non-empty in every
+    view, otherwise the two views would not describe the same object.
 
     Computed as a one-hot matmul (deterministic, unlike a scatter-add with atomics) in fp32 with
     autocast disabled, so sums of ~200 fp16 tokens cannot lose precision; gradients flow to

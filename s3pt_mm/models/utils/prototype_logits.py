@@ -1,4 +1,4 @@
-"""Temperature-scaled prototype logits, plain (DINO) or vMF-normalised (spec §3)."""
+"""Temperature-scaled prototype logits, plain (DINO) or vMF-normalised (docs/method.md §3)."""
 from typing import Optional
 
 import torch
@@ -12,10 +12,10 @@ def prototype_logits(logits: Tensor, prototype_norms: Tensor, temp: float,
     """Logits of the prototype softmax at temperature τ.
 
     - Plain (DINO, Caron et al. 2021): ``logit_k(τ) = l_k / τ``.
-    - vMF (Govindarajan et al., "DINO as a von Mises-Fisher mixture model", ICLR 2023; spec
-      §3): ``logit_k(τ) = l_k / τ + log C_p(κ_k)`` with ``κ_k = ‖w_k‖ / τ``, so that each
-      prototype is a normalised vMF component whose concentration is learnt through the
-      weight-norm gain ‖w_k‖ = g_k.
+    - vMF (Govindarajan et al., "DINO as a von Mises-Fisher mixture model", ICLR 2023;
+      docs/method.md §3.1): ``logit_k(τ) = l_k / τ + log C_p(κ_k)`` with
+      ``κ_k = ‖w_k‖ / τ``, so that each prototype is a normalised vMF component whose
+      concentration is learnt through the weight-norm gain ‖w_k‖ = g_k.
 
     Here ``l_k = ⟨w_k, y⟩`` is the last layer's output on the unit bottleneck vector y.
     Computed in fp32 (the log-normaliser is large, and the result feeds a softmax).

@@ -6,7 +6,7 @@ from s3pt_mm.models.utils.object_pooling import pool_object_tokens
 
 
 def loop_reference(tokens, assignment, k):
-    """Straightforward per-image, per-view, per-cluster mean (the definition, spec §6)."""
+    """Straightforward per-image, per-view, per-cluster mean (the definition, docs/method.md §6)."""
     b_size, v_size, _, d = tokens.shape
     means = torch.zeros(b_size, v_size, k, d, dtype=torch.float64)
     valid = torch.ones(b_size, k, dtype=torch.bool)

@@ -1,5 +1,5 @@
-"""log C_p(κ) of the von Mises-Fisher distribution against scipy, the spec's check values,
-finite differences and the closed-form κ → 0 limit."""
+"""log C_p(κ) of the von Mises-Fisher distribution against scipy, the check values of
+docs/method.md §3.1, finite differences and the closed-form κ → 0 limit."""
 import math
 
 import numpy as np
@@ -10,9 +10,9 @@ from scipy import special
 from s3pt_mm.models.utils import log_vmf_normalizer
 
 # Tolerance asserted against the float64 reference: 1e-4 absolute plus 1e-6 relative. The
-# result is fp32 (spec §3), whose spacing alone is 3e-5 at |log C| ≈ 344 (p = 256, κ → 0) and
-# 1e-3 at |log C| ≈ 1e4 (κ = 1e4): "1e-4" is met absolutely where fp32 can resolve it and
-# relatively beyond. Measured worst case on the grid below: 0.19 of this tolerance.
+# result is fp32 (docs/method.md §3.1), whose spacing alone is 3e-5 at |log C| ≈ 344 (p = 256,
+# κ → 0) and 1e-3 at |log C| ≈ 1e4 (κ = 1e4): "1e-4" is met absolutely where fp32 can resolve
+# it and relatively beyond. Measured worst case on the grid below: 0.19 of this tolerance.
 ATOL, RTOL = 1e-4, 1e-6
 
 
@@ -62,7 +62,7 @@ def test_matches_scipy(dim):
 
 
 def test_large_kappa_relative_accuracy():
-    # κ up to 1e5 (spec: finite up to 1e5) against scipy, p = 256 and p = 16.
+    # κ up to 1e5 (docs/method.md §3.1: finite up to 1e5) against scipy, p = 256 and p = 16.
     kappa32 = torch.tensor([2e4, 5e4, 1e5], dtype=torch.float32)
     for dim in (16, 256):
         ref = reference_log_c(kappa32.double().numpy(), dim)
@@ -72,13 +72,13 @@ def test_large_kappa_relative_accuracy():
 
 def test_spec_check_values():
     # Spec §3: log C_256(κ) − log C_256(1), given to 4 decimals. Tolerance: 5e-5 for the
-    # rounding of the spec's numbers + 5e-5 for fp32 at |log C_256| ≈ 344.
+    # rounding of the check values' digits + 5e-5 for fp32 at |log C_256| ≈ 344.
     kappa = torch.tensor([1.0, 10.0, 25.0, 50.0, 100.0])
     out = log_vmf_normalizer(kappa, 256)
     diffs = (out[1:] - out[0]).double()
     expected = torch.tensor([-0.1932, -1.2130, -4.7928, -18.2843], dtype=torch.float64)
     torch.testing.assert_close(diffs, expected, rtol=0, atol=1e-4)
-    # and against the float64 reference, without the spec's rounding
+    # and against the float64 reference, without the check values' rounding
     ref = reference_log_c(kappa.double().numpy(), 256)
     torch.testing.assert_close(diffs, torch.from_numpy(ref[1:] - ref[0]), rtol=0, atol=5e-5)
 
