@@ -4,7 +4,7 @@
 
 Prints three tables (no pass/fail; the tests check correctness):
 
-1. Spatial clustering (``depth_guided_spatial_clustering``, spec section 5) at the training
+1. Spatial clustering (``depth_guided_spatial_clustering``, docs/method.md §5) at the training
    shape B=32 images, n=392 tokens (two 224-px views of 14x14 patches), k=128 clusters,
    D=384 (ViT-S): ``backend='torch'`` vs ``backend='cuda'``, ms per call, the ratio
    torch / cuda (target >= 5) and the share of tokens given the same cluster (same seeds).

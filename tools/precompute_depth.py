@@ -72,7 +72,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='output folder below --data-root (the dataset\'s depth_prefix)')
     parser.add_argument('--method', default='fill_in_fast',
                         choices=('fill_in_fast', 'fill_in_multiscale'),
-                        help='IP-Basic variant (spec section 4 default: fill_in_fast)')
+                        help='IP-Basic variant (docs/method.md §4 default: fill_in_fast)')
     parser.add_argument('--no-extrapolate', action='store_true',
                         help='do not extend depth to the image top (S3PT extrapolates so '
                         'that ~99%% of nuScenes pixels get a depth instead of ~20%%)')

@@ -1,4 +1,4 @@
-"""Precomputed depth maps on disk: 16-bit PNG in centimetres (S3PT spec section 4).
+"""Precomputed depth maps on disk: 16-bit PNG in centimetres (docs/method.md §4).
 
 Completing LiDAR depth with IP-Basic costs ~30 ms per 1600x900 image on one CPU core, more than
 the rest of the pre-training pipeline; ``tools/precompute_depth.py`` does it once and

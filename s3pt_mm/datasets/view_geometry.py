@@ -1,4 +1,4 @@
-"""Crop geometry shared by a view's image, position map and depth map (S3PT spec section 1).
+"""Crop geometry shared by a view's image, position map and depth map (docs/method.md §1).
 
 A view is an axis-aligned integer crop of the original image, resized to ``out_h x out_w`` and
 optionally flipped left-right *after* the resize (so a flipped view is the mirror image of the
@@ -189,7 +189,7 @@ def token_positions(box: CropBox, patch_size: int) -> np.ndarray:
 
 def token_depths(view_depth: np.ndarray, patch_size: int,
                  min_depth: float = 0.1) -> Tuple[np.ndarray, np.ndarray]:
-    """Per-token depth: mean of the patch's valid depth pixels (spec section 1).
+    """Per-token depth: mean of the patch's valid depth pixels (docs/method.md §1).
 
     ``d_t = sum_{q in t, d_q > min_depth} d_q / #{q in t : d_q > min_depth}``; a token without
     a valid pixel is invalid and carries 0.

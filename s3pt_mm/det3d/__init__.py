@@ -1,4 +1,4 @@
-"""3D detection downstream protocol (spec Sec. 8): PETR with a frozen pre-trained ViT.
+"""3D detection downstream protocol (docs/method.md §8): PETR with a frozen pre-trained ViT.
 
 Importing this package registers, into mmdetection3d's registries: the detector
 (:class:`PETR`), its head (:class:`PETRHead`), :class:`PositionEmbedding3D`,

@@ -1,4 +1,4 @@
-"""Project a LiDAR sweep into camera images as sparse depth maps (S3PT spec section 4)."""
+"""Project a LiDAR sweep into camera images as sparse depth maps (docs/method.md §4)."""
 from typing import Sequence, Tuple, Union
 
 import numpy as np
@@ -26,7 +26,7 @@ def project_points_to_depth(points: Union[np.ndarray, Tensor],
                             backend: str = 'auto') -> Union[np.ndarray, Tensor]:
     """Render LiDAR points into per-camera sparse depth maps with a z-buffer.
 
-    For each camera (S3PT spec section 4, mmdet3d's ``points_cam2img`` convention):
+    For each camera (docs/method.md §4, mmdet3d's ``points_cam2img`` convention):
     ``p = cam2img . lidar2cam . [x, y, z, 1]`` with ``cam2img`` padded to 4x4, depth
     ``z = p_2`` (the camera-frame z for an intrinsic matrix whose last row is (0, 0, 1)),
     image point ``(u, v) = (p_0 / z, p_1 / z)``. Pixel ``(row i, column j)`` is centred on

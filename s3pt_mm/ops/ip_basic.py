@@ -5,7 +5,7 @@ Waslander, CRV 2018) densifies a sparse LiDAR depth map with morphology and blur
 :func:`fill_in_fast` and :func:`fill_in_multiscale` reproduce the reference implementation
 (``ip_basic/depth_map_utils.py``) step for step, including its thresholds (a pixel is valid
 when its depth is > 0.1 m) and OpenCV's border and rounding behaviour, and expose its
-kernel sizes as keyword arguments (S3PT spec section 4: nuScenes' 32-beam LiDAR is much
+kernel sizes as keyword arguments (docs/method.md §4: nuScenes' 32-beam LiDAR is much
 sparser than the 64-beam KITTI data the defaults were tuned on).
 
 Backends (``backend=``):

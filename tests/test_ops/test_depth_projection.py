@@ -207,7 +207,7 @@ def test_nearest_pixel_centre_and_image_borders():
 
 
 def test_min_depth_is_strict():
-    """z == min_depth is dropped, z just above is kept (spec: keep z > 0.1 m)."""
+    """z == min_depth is dropped, z just above is kept (docs/method.md §4: keep z > 0.1 m)."""
     pixel = np.array([[10, 20]])
     at = _points_at_pixels(np.eye(4), pixel, np.array([0.1]))
     above = _points_at_pixels(np.eye(4), pixel + 1, np.array([0.1 + 1e-6]))

@@ -1,4 +1,4 @@
-# DINO baseline views: 2 global + 10 local crops, no depth (spec section 1).
+# DINO baseline views: 2 global + 10 local crops, no depth (docs/method.md §1).
 # CrIBo (2 global, no local, no depth): set num_local_crops=0 in a leaf.
 _base_ = ['./nuscenes_s3pt.py']
 

@@ -1,4 +1,4 @@
-# nuScenes camera images with completed LiDAR depth, two global crops (S3PT, spec section 1).
+# nuScenes camera images with completed LiDAR depth, two global crops (S3PT, docs/method.md §1).
 # The one place with a data path: leaf configs change `data_root` here or override it.
 # Prepare the data as in docs/data_preparation.md (info pkl + tools/precompute_depth.py).
 dataset_type = 'NuScenesCameraDataset'

@@ -1,4 +1,4 @@
-# PETR with a frozen ViT-S/16 image backbone: S3PT's 3D detection protocol (spec Sec. 8,
+# PETR with a frozen ViT-S/16 image backbone: S3PT's 3D detection protocol (docs/method.md §8,
 # supplementary Tab. 4: 900 queries, 6 decoder layers, 8 heads, FFN 2048, head width 384).
 # The backbone weights come from the leaf config (init_cfg of img_backbone.backbone).
 model = dict(

@@ -1,4 +1,4 @@
-"""Densify a sparse LiDAR depth map with IP-Basic (S3PT spec section 4)."""
+"""Densify a sparse LiDAR depth map with IP-Basic (docs/method.md §4)."""
 from typing import Optional
 
 from mmcv.transforms import BaseTransform
@@ -14,7 +14,7 @@ _METHODS = {'fill_in_fast': fill_in_fast, 'fill_in_multiscale': fill_in_multisca
 class CompleteDepth(BaseTransform):
     """IP-Basic depth completion of ``sparse_depth`` into a dense ``depth`` map.
 
-    Defaults are this project's resolution of spec section 4: ``fill_in_fast`` with the
+    Defaults are this project's resolution of docs/method.md §4: ``fill_in_fast`` with the
     bilateral blur and **extrapolation to the image top on**, because S3PT wants a depth at
     every token and nuScenes' 32-beam LiDAR leaves ~80 % of a camera image beyond the reach of
     IP-Basic's KITTI-tuned kernels without it (20 % of the real CAM_FRONT pixels get a depth

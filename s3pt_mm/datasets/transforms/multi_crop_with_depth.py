@@ -1,4 +1,4 @@
-"""Multi-crop views that carry per-token positions and depths (S3PT spec section 1)."""
+"""Multi-crop views that carry per-token positions and depths (docs/method.md §1)."""
 import copy
 from typing import List, Optional, Sequence, Tuple
 
@@ -64,7 +64,7 @@ class MultiCropWithDepth(BaseTransform):
       blends depths across an object edge; a token's depth is the mean of its patch's pixels
       with depth > ``min_depth`` (0 and invalid if none).
 
-    Views are ordered global first, then local. Local views carry no depth (spec section 1:
+    Views are ordered global first, then local. Local views carry no depth (docs/method.md §1:
     DINO's local crops; S3PT and CrIBo use none).
 
     Randomness: when ``sample_idx`` is a :class:`~s3pt_mm.datasets.sample_seed.SampleIndex`
@@ -101,7 +101,7 @@ class MultiCropWithDepth(BaseTransform):
         num_global_crops (int): Vg. Defaults to 2.
         global_crop_size (int): S of the global views. Defaults to 224.
         global_crop_scale (Tuple[float, float]): area fraction range of global crops.
-            Defaults to (0.25, 1.0) (spec: ViT-S; ViT-B uses (0.32, 1.0)).
+            Defaults to (0.25, 1.0) (docs/method.md §1: ViT-S; ViT-B uses (0.32, 1.0)).
         num_local_crops (int): Vl. Defaults to 0 (DINO baseline: 10).
         local_crop_size (int): S of the local views. Defaults to 96.
         local_crop_scale (Tuple[float, float]): area fraction range of local crops.

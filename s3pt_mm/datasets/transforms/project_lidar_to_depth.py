@@ -1,4 +1,4 @@
-"""Render the LiDAR sweep into the camera image as a sparse depth map (S3PT spec section 4)."""
+"""Render the LiDAR sweep into the camera image as a sparse depth map (docs/method.md §4)."""
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS

@@ -9,7 +9,7 @@ from torch import Tensor
 
 @MODELS.register_module()
 class FrozenBackbone(BaseModule):
-    """Wrap any registered backbone and freeze it (S3PT's downstream protocol, spec Sec. 8).
+    """Wrap any registered backbone and freeze it (S3PT's downstream protocol, docs/method.md §8).
 
     Every parameter gets ``requires_grad=False`` and the wrapped module stays in eval mode even
     when the detector calls ``train()`` (so dropout / drop-path are off and normalisation

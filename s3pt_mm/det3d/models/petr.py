@@ -9,7 +9,7 @@ from torch import Tensor
 
 @MODELS.register_module()
 class PETR(Base3DDetector):
-    """PETR (Liu et al., ECCV 2022) as used by S3PT's 3D detection protocol (spec Sec. 8).
+    """PETR (Liu et al., ECCV 2022) as used by S3PT's 3D detection protocol (docs/method.md §8).
 
     The N views of every sample go through the image backbone (for S3PT a frozen pre-trained
     ViT, :class:`FrozenBackbone`) and the neck as one batch of B N images; the first neck level

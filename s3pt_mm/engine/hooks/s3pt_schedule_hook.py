@@ -16,14 +16,14 @@ def warmup_then_constant(start: float, end: float, warmup_epochs: int, epoch: in
 
 
 def linspace_schedule(endpoints, max_epochs: int, epoch: int) -> float:
-    """CrIBo's α schedule: ``linspace(α[1], α[0], max_epochs)[epoch]`` (spec §5)."""
+    """CrIBo's α schedule: ``linspace(α[1], α[0], max_epochs)[epoch]`` (docs/method.md §5)."""
     first, last = float(endpoints[1]), float(endpoints[0])
     return float(np.linspace(first, last, max_epochs)[min(epoch, max_epochs - 1)])
 
 
 @HOOKS.register_module()
 class S3PTScheduleHook(Hook):
-    """Sets, before every epoch, the values that S3PT schedules by epoch (spec §5–§7).
+    """Sets, before every epoch, the values that S3PT schedules by epoch (docs/method.md §5–§7).
 
     - teacher temperature of the CLS and object outputs: warm-up from ``warmup_teacher_temp``
       to ``teacher_temp`` over ``teacher_temp_warmup_epochs``, then constant;
@@ -44,7 +44,7 @@ class S3PTScheduleHook(Hook):
         freeze_last_layer_epochs (int): Defaults to 1.
         cross_image_start_epoch (int): Defaults to 1.
         object_teacher_temp (float, optional): final temperature of the object output; same as
-            ``teacher_temp`` when None ("object head likewise", spec §7).
+            ``teacher_temp`` when None ("object head likewise", docs/method.md §7).
     """
 
     priority = 'NORMAL'

@@ -42,7 +42,7 @@ def cluster_statistics(assignment: Tensor, num_clusters: int) -> Dict[str, Tenso
 
 @torch.no_grad()
 def kappa_statistics(prototype_norms: Tensor, temp: float) -> Dict[str, Tensor]:
-    """Concentrations κ_k = ‖w_k‖ / τ of the vMF components (spec §3).
+    """Concentrations κ_k = ‖w_k‖ / τ of the vMF components (docs/method.md §3).
 
     Args:
         prototype_norms (Tensor): (P,) norms of the last layer's prototypes.

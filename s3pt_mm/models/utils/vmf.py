@@ -1,7 +1,7 @@
 """Log-normaliser of the von Mises-Fisher distribution, stable in fp32 from κ = 0 to κ ≈ 1e5+.
 
-The vMF head of S3PT (spec §3, after "DINO as a von Mises-Fisher mixture model", ICLR 2023)
-adds ``log C_p(κ_k)`` to every prototype's logit:
+The vMF head of S3PT (docs/method.md §3.1, after "DINO as a von Mises-Fisher mixture model",
+ICLR 2023) adds ``log C_p(κ_k)`` to every prototype's logit:
 
     log C_p(κ) = (p/2 − 1)·log κ − (p/2)·log 2π − log I_{p/2−1}(κ)
 
@@ -109,11 +109,11 @@ def _debye_sum(polys: Sequence[Sequence[float]], t: Tensor, order: float) -> Ten
 def log_vmf_normalizer(kappa: Tensor, dim: int) -> Tensor:
     """Log-normaliser ``log C_p(κ)`` of the von Mises-Fisher distribution on the sphere S^{p−1}.
 
-    ``log C_p(κ) = (p/2 − 1)·log κ − (p/2)·log 2π − log I_{p/2−1}(κ)`` (spec §3; Mardia & Jupp
-    2000, eq. 9.3.4), so that ``C_p(κ)·exp(κ·μᵀx)`` integrates to one over the unit sphere.
-    ``log I_ν`` uses the uniform (Debye) expansion with a downward recurrence for small orders;
-    see the module docstring for the derivation and accuracy. κ → 0 gives the finite limit
-    ``log Γ(p/2) − log 2 − (p/2)·log π`` (minus the log-area of the sphere).
+    ``log C_p(κ) = (p/2 − 1)·log κ − (p/2)·log 2π − log I_{p/2−1}(κ)`` (docs/method.md §3.1;
+    Mardia & Jupp 2000, eq. 9.3.4), so that ``C_p(κ)·exp(κ·μᵀx)`` integrates to one over the
+    unit sphere. ``log I_ν`` uses the uniform (Debye) expansion with a downward recurrence for
+    small orders; see the module docstring for the derivation and accuracy. κ → 0 gives the
+    finite limit ``log Γ(p/2) − log 2 − (p/2)·log π`` (minus the log-area of the sphere).
 
     The computation runs in at least fp32 with autocast disabled, so it is safe to call inside an
     fp16/bf16 autocast region; it is differentiable w.r.t. ``kappa`` (the vMF head's learnable

@@ -1,4 +1,5 @@
-"""CompleteDepth: the spec's default completion (fill_in_fast, bilateral, extrapolate)."""
+"""CompleteDepth: the default completion of docs/method.md §4 (fill_in_fast, bilateral,
+extrapolate)."""
 import numpy as np
 import pytest
 

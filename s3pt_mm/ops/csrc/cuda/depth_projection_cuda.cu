@@ -1,6 +1,6 @@
 // LiDAR points -> per-camera sparse depth maps with a z-buffer, in one kernel.
 //
-// The CUDA backend of s3pt_mm.ops.project_points_to_depth (S3PT spec section 4); it returns
+// The CUDA backend of s3pt_mm.ops.project_points_to_depth (docs/method.md §4); it returns
 // exactly what the torch path (_project_torch in s3pt_mm/ops/depth_projection.py) returns:
 //
 //   depth = P[2] . (x, y, z, 1)             kept when depth > min_depth
