@@ -7,8 +7,8 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from s3pt_mm.converters.nuimages_fixture import write_tiny_nuimages
-from s3pt_mm.converters.nuimages_semseg import convert_nuimages_version
+from s3pt_mm.testing.nuimages_fixture import write_tiny_nuimages
+from s3pt_mm.segmentation.nuimages_semseg import convert_nuimages_version
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = ('background', 'road', 'car', 'truck', 'bus', 'motorcycle', 'bicycle', 'pedestrian')

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from s3pt_mm.converters.nuimages_fixture import write_tiny_nuimages
-from s3pt_mm.converters.nuimages_semseg import convert_nuimages_version
+from s3pt_mm.testing.nuimages_fixture import write_tiny_nuimages
+from s3pt_mm.segmentation.nuimages_semseg import convert_nuimages_version
 from s3pt_mm.segmentation.label_spaces import NUIMAGES_SEG_CLASSES, nuimages_category_lut
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,9 +16,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from s3pt_mm.converters.nuimages_semseg import (IMAGE_MODES, class_frequencies,  # noqa: E402
-                                                convert_nuimages_version, ignored_fraction)
 from s3pt_mm.segmentation.label_spaces import NUIMAGES_SEG_CLASSES  # noqa: E402
+from s3pt_mm.segmentation.nuimages_semseg import (IMAGE_MODES, class_frequencies,  # noqa: E402
+                                                  convert_nuimages_version, ignored_fraction)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
