@@ -5,8 +5,8 @@ Prints tables (no pass/fail assertions; the tests check correctness):
 1. ``project_points_to_depth``: the real keyframe's 34.7k-point sweep into its 6 cameras, ms
    per call (target <= 10 ms on one core).
 2. ``fill_in_fast`` / ``fill_in_multiscale`` on the 6 real 1600x900 maps, per image, against
-   the OpenCV reference of IP-Basic that ``tests/test_ops/test_ip_basic.py`` carries (loaded
-   from that file, so both time and test the same code), run interleaved in one process;
+   the OpenCV reference of IP-Basic in ``s3pt_mm/testing/ip_basic_reference.py`` (the one the
+   tests compare against, so both time and test the same code), run interleaved in one process;
    ratio = ours / reference (target <= 1.0 on one thread); max |ours - reference|.
 3. GPU (when CUDA is available, else says skipped): the batched torch path, eager and
    ``torch.compile``'d, in images/s at 1600x900 (target >= 1000), and its max difference.
@@ -19,7 +19,6 @@ Example:
     python benchmarks/depth.py --synthetic data/synthetic_nuscenes --skip-cpu
 """
 import argparse
-import importlib.util
 import pickle
 import sys
 import time
@@ -73,13 +72,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def load_reference():
-    """The OpenCV reference of IP-Basic from the test file (one implementation, two users)."""
-    path = REPO / 'tests' / 'test_ops' / 'test_ip_basic.py'
-    spec = importlib.util.spec_from_file_location('ip_basic_reference', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return {'fast': module.reference_fill_in_fast,
-            'multiscale': module.reference_fill_in_multiscale}
+    """The OpenCV reference of IP-Basic that the tests also use (one implementation, two users)."""
+    from s3pt_mm.testing.ip_basic_reference import (reference_fill_in_fast,
+                                                     reference_fill_in_multiscale)
+    return {'fast': reference_fill_in_fast, 'multiscale': reference_fill_in_multiscale}
 
 
 def load_keyframe(root: Path):
