@@ -1,6 +1,10 @@
 # Runtime of the 3D detection configs (mmdet3d scope; s3pt_mm registers PETR and its parts).
 default_scope = 'mmdet3d'
-custom_imports = dict(imports=['s3pt_mm'], allow_failed_imports=False)
+# s3pt_mm: pre-training modules; det3d: PETR and its parts; datasets.transforms3d: the checked
+# LiDAR loaders; csc: the CSC / SLidR LiDAR models, datasets and hooks (all mmdet3d registries).
+custom_imports = dict(
+    imports=['s3pt_mm', 's3pt_mm.det3d', 's3pt_mm.datasets.transforms3d', 's3pt_mm.csc'],
+    allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

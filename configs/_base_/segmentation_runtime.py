@@ -1,6 +1,6 @@
 # Runtime shared by the segmentation configs: mmseg registries + s3pt_mm's segmentation modules.
 default_scope = 'mmseg'
-custom_imports = dict(imports=['s3pt_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['s3pt_mm', 's3pt_mm.segmentation'], allow_failed_imports=False)
 
 env_cfg = dict(
     cudnn_benchmark=True,

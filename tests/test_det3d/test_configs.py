@@ -17,7 +17,9 @@ def test_config_builds_with_tab4_settings(det3d, repo_root, name):
     from mmdet3d.registry import MODELS
     cfg = Config.fromfile(str(repo_root / 'configs' / 'petr' / name))
     assert cfg.default_scope == 'mmdet3d'
-    assert cfg.custom_imports == dict(imports=['s3pt_mm'], allow_failed_imports=False)
+    assert cfg.custom_imports == dict(
+        imports=['s3pt_mm', 's3pt_mm.det3d', 's3pt_mm.datasets.transforms3d', 's3pt_mm.csc'],
+        allow_failed_imports=False)
     width = 768 if 'vit-b16' in name else 384
     # Tab. 4: 20 epochs cyclic, batch 2, AdamW 3e-4, wd 0.01, clip 35, no fp16.
     assert cfg.train_cfg.max_epochs == 20

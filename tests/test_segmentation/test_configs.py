@@ -32,7 +32,8 @@ def test_the_grid_is_complete():
 def test_config_loads_with_a_frozen_backbone(path):
     cfg = Config.fromfile(str(path))
     assert cfg.default_scope == 'mmseg'
-    assert cfg.custom_imports == dict(imports=['s3pt_mm'], allow_failed_imports=False)
+    assert cfg.custom_imports == dict(imports=['s3pt_mm', 's3pt_mm.segmentation'],
+                                      allow_failed_imports=False)
     backbone = cfg.model.backbone
     assert backbone.frozen_exclude == [] and backbone.drop_path_rate == 0.0
     assert backbone.patch_bias and backbone.norm_cfg.eps == 1e-6

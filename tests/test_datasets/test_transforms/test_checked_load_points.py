@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from mmdet3d.datasets.transforms import LoadPointsFromFile, LoadPointsFromMultiSweeps
 
-from s3pt_mm.datasets import (CheckedLoadPointsFromFile, CheckedLoadPointsFromMultiSweeps,
-                              DataValidationError)
+from s3pt_mm.datasets import DataValidationError
+from s3pt_mm.datasets.transforms3d import (CheckedLoadPointsFromFile,
+                                           CheckedLoadPointsFromMultiSweeps)
 from s3pt_mm.datasets.nuscenes_infos import NUSCENES_DATA_PREFIX, load_nuscenes_infos
 
 
