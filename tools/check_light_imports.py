@@ -4,6 +4,7 @@
                                         [--device cpu|cuda]
     python tools/check_light_imports.py --run SCRIPT [ARGS ...]   # SCRIPT under the same hook
     python tools/check_light_imports.py --run -m MODULE [ARGS ...]
+    python tools/check_light_imports.py --help-of SCRIPT [SCRIPT ...]   # each with --help
 
 Before anything else, installs an import hook that refuses ``mmcv.ops``, ``mmcv._ext``,
 ``mmseg``, ``mmdet`` and ``mmdet3d`` (as on a machine with only mmengine, mmcv-lite and
@@ -43,6 +44,8 @@ def main(argv=None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--config', default='configs/s3pt/demo_vit-tiny_synthetic-cpu.py')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--help-of', nargs='+', metavar='SCRIPT',
+                        help='run each script with --help under the import hook, in turn')
     parser.add_argument('--run', nargs=argparse.REMAINDER,
                         help='SCRIPT [ARGS] or -m MODULE [ARGS]: run it under the import hook')
     args = parser.parse_args(argv)
@@ -52,6 +55,15 @@ def main(argv=None) -> None:
         raise RuntimeError(f'blocked modules were imported before the check: {already}')
     sys.meta_path.insert(0, BlockImports())
     repo = Path(__file__).resolve().parents[1]
+    if args.help_of:
+        for script in args.help_of:  # one interpreter for all: imports are cached
+            sys.argv = [script, '--help']
+            try:
+                runpy.run_path(script, run_name='__main__')
+            except SystemExit as done:
+                if done.code not in (0, None):
+                    raise
+        return
     if args.run:
         if args.run[0] == '-m':
             sys.argv = [args.run[1]] + args.run[2:]

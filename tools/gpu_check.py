@@ -22,9 +22,9 @@ registry, and at most 64 MiB of carried files (this working tree plus ``gpu_whee
 10. ``train-step`` (CUDA): benchmarks/train_step.py ``--amp`` at Tab. 3 sizes (ViT-S/16,
     32 images per GPU, 65536 prototypes).
 
-``--dry-run`` (for a CPU machine) runs steps 1-5 for real and replaces each CUDA step by a check
-that needs no GPU: the tests are only collected, the benchmark scripts only parse ``--help``
-(so their imports are checked in the carried environment). Results go to ``DIR/gpu_check.json``
+``--dry-run`` (for a CPU machine) runs steps 1-5 for real and replaces the CUDA steps by checks
+that need no GPU: the tests are only collected, and one step ``benchmarks`` runs the three
+benchmark scripts with ``--help`` (so their imports are checked in the carried environment). Results go to ``DIR/gpu_check.json``
 and ``DIR/gpu_check.md`` (each step's command, exit status, seconds and output); ``DIR`` is
 ``--out``, else ``$OUT`` (the GPU machine's return folder), else ``work_dirs/gpu_check``. Exit
 status 0 when every step passed (or was skipped in a dry run).
@@ -241,19 +241,22 @@ class Check:
         # Everything below runs under tools/check_light_imports.py's hook (no mmcv ops, mmseg,
         # mmdet, mmdet3d), as on the GPU machine, also where those packages are installed.
         hooked = [py, 'tools/check_light_imports.py', '--run']
-        tests = hooked + ['-m', 'pytest', '-q', '-m', 'gpu', '-p', 'no:cacheprovider', '-o',
-                          'addopts=--import-mode=importlib -ra'] + self.gpu_test_files()
+        # -p no:platformdirs: where a newer platformdirs is installed (a dry run in a full
+        # environment), its pytest plugin entry point would load the carried, older package.
+        tests = hooked + ['-m', 'pytest', '-q', '-m', 'gpu', '-p', 'no:cacheprovider', '-p',
+                          'no:platformdirs', '-o', 'addopts=--import-mode=importlib -ra'
+                          ] + self.gpu_test_files()
         if dry:
             self.record('build', 'skipped (dry run: CUDA)', 0.0,
                         'FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=9.0 python setup.py build_ext '
                         '--inplace', cuda=True)
             self.run('cuda-tests', tests + ['--collect-only'], 120, cuda=True,
                      note='dry run: collected only')
-            for name, script in (('kernels', 'benchmarks/kernels.py'),
-                                 ('depth', 'benchmarks/depth.py'),
-                                 ('train-step', 'benchmarks/train_step.py')):
-                self.run(name, hooked + [script, '--help'], 60, cuda=True,
-                         note='dry run: --help only (imports and arguments)')
+            scripts = ['benchmarks/kernels.py', 'benchmarks/depth.py',
+                       'benchmarks/train_step.py']
+            self.run('benchmarks', [py, 'tools/check_light_imports.py', '--help-of'] + scripts,
+                     120, cuda=True, note='dry run: --help of kernels.py, depth.py and '
+                     'train_step.py in one interpreter (imports and arguments)')
             return
         if not self.info.get('cuda_available'):
             for name in ('build', 'cuda-tests', 'kernels', 'depth', 'train-step'):

@@ -20,7 +20,7 @@ def single_thread():
 def registry():
     from mmengine.registry import init_default_scope
 
-    import s3pt_mm  # noqa: F401  (registers CPUSafeDet3DDataPreprocessor, the spconv backward)
+    import s3pt_mm.det3d  # noqa: F401  (registers CPUSafeDet3DDataPreprocessor, the spconv backward)
     init_default_scope('mmdet3d')
     from mmdet3d.registry import MODELS
     return MODELS
