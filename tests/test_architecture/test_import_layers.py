@@ -32,7 +32,7 @@ LAYERS: List[Tuple[str, Tuple[str, ...], bool, Tuple[str, ...]]] = [
      NOT_FOR_PRETRAINING),
     ('checkpoint conversion', ('s3pt_mm.converters', ), False, NOT_FOR_PRETRAINING),
     ('downstream tasks', ('s3pt_mm.segmentation', 's3pt_mm.det3d',
-                          's3pt_mm.datasets.transforms3d'), True, ()),
+                          's3pt_mm.datasets.transforms3d', 's3pt_mm.probing'), True, ()),
     ('cross-modal systems', ('s3pt_mm.cm3d', 's3pt_mm.csc'), True, ()),
     ('test helpers', ('s3pt_mm.testing', ), False, ()),
 ]
