@@ -5,7 +5,9 @@ r"""Evaluate a segmentation checkpoint: mIoU, per-class IoU table, optional pict
 CONFIG is the training config (or a test-only config, e.g. configs/segmenter/dg/*); CHECKPOINT a
 ``tools/train.py`` checkpoint (e.g. ``best_mIoU_iter_*.pth``). ``--show-dir`` writes an
 ``image | prediction | ground truth`` picture per test image (``SegComparisonHook``); ``--out``
-saves the metrics as JSON.
+saves the metrics as strict JSON (a NaN
+metric, e.g. the IoU of a class absent from the test set, is written as ``null``).
+``tools/test.py`` is the general test tool (mmseg's visualization hook, distributed runs).
 """
 import argparse
 import json
@@ -20,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import s3pt_mm  # noqa: E402,F401  registers the checkpoint allow-list
 import s3pt_mm.segmentation  # noqa: E402,F401  registers datasets, metrics, hooks
+from s3pt_mm.utils.json_io import dump_json, json_safe  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -59,11 +62,9 @@ def main(argv=None) -> dict:
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     runner = Runner.from_cfg(build_config(args))
     metrics = runner.test()
-    print(json.dumps(metrics, indent=2))
+    print(json.dumps(json_safe(metrics), indent=2))
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump(metrics, f, indent=2)
+        dump_json(metrics, args.out)
     return metrics
 
 
