@@ -12,8 +12,13 @@ The task follows the config's ``default_scope``:
   mmseg's own ``tools/test.py`` sets it up (``--show-dir`` becomes the visualizer's
   ``save_dir``; the pictures land under ``DIR/vis_data/vis_image``);
 - ``mmdet3d`` (PETR, CenterPoint, MinkUNet): pictures through mmdet3d's
-  ``Det3DVisualizationHook`` with ``test_out_dir=DIR`` and ``vis_task`` from ``--task``
-  (``multi-view_det`` for PETR by default), as mmdet3d's ``tools/test.py`` does.
+  ``Det3DVisualizationHook`` with ``test_out_dir=DIR`` and ``vis_task`` from ``--task``, as
+  mmdet3d's ``tools/test.py`` does, with its default ``mono_det``: for PETR's six cameras it
+  saves one picture per sample, the camera images in a 2 x 3 grid with the predicted boxes
+  projected (mmdet3d's ``multi-view_det`` needs open3d and saves nothing without a display).
+  The hook reads the images from disk at their original size while ``lidar2img`` in the
+  sample's meta is that of the resized network input, so with a resizing pipeline the drawn
+  boxes are scaled accordingly (the same in mmdet3d).
 
 Pre-training configs (``default_scope='mmpretrain'``) have no test loop and are refused.
 
@@ -49,7 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--show', action='store_true', help='show predictions in a window')
     parser.add_argument('--show-dir', help='save pictures of the predictions in this folder')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds per shown picture')
-    parser.add_argument('--task', choices=DET3D_TASKS, default='multi-view_det',
+    parser.add_argument('--task', choices=DET3D_TASKS, default='mono_det',
                         help='what the 3D visualizer draws (mmdet3d configs only)')
     parser.add_argument('--score-thr', type=float, default=0.1,
                         help='score threshold of drawn boxes (mmdet3d configs only)')
