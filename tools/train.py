@@ -1,9 +1,16 @@
 """Train with an mmengine Runner from a config (pre-training, segmentation or detection).
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|auto-or-fresh|CKPT]] [--amp]
+                          [--auto-scale-lr] [--no-pin-memory] [--no-persistent-workers]
                           [--cfg-options key=value ...] [--launcher {none,pytorch,slurm,mpi}]
 
 Single process on CPU or one GPU, or one of the processes started by tools/dist_train.sh.
+
+The switches follow mmpretrain's ``tools/train.py``: ``--amp`` turns the optimizer wrapper into
+an ``AmpOptimWrapper`` with ``loss_scale='dynamic'`` (the configs train in fp32, so CPU runs need
+no override; the paper's fp16 runs add ``--amp``); ``--auto-scale-lr`` enables the config's
+``auto_scale_lr`` (mmengine scales the lr by the real total batch over ``base_batch_size``);
+``--no-pin-memory`` / ``--no-persistent-workers`` switch those off in every dataloader.
 
 Checkpoints are never overwritten by another run (docs/resuming.md):
 
@@ -49,7 +56,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'the newest loadable checkpoint of the work dir, an error if there is '
                         "none; 'auto-or-fresh': the same, or a new run when the work dir holds "
                         'no checkpoint; CKPT: continue from that checkpoint')
-    parser.add_argument('--amp', action='store_true', help='mixed precision (fp16 on GPU)')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: AmpOptimWrapper with dynamic loss scaling')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help="scale the lr by (GPUs x batch size) / the config's "
+                        'auto_scale_lr.base_batch_size')
+    parser.add_argument('--no-pin-memory', action='store_true',
+                        help='pin_memory=False in every dataloader')
+    parser.add_argument('--no-persistent-workers', action='store_true',
+                        help='persistent_workers=False in every dataloader')
     parser.add_argument('--no-validate', action='store_true',
                         help='skip validation during training')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -93,9 +108,24 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if optim_wrapper != 'AmpOptimWrapper':
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        if optim_wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
+            raise ValueError(f'--amp: {args.config} uses optim_wrapper.type={optim_wrapper!r}; '
+                             "only 'OptimWrapper' can be switched to 'AmpOptimWrapper'")
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.auto_scale_lr:
+        if not isinstance(cfg.get('auto_scale_lr'), dict) \
+                or 'base_batch_size' not in cfg.auto_scale_lr:
+            raise ValueError(f'--auto-scale-lr: {args.config} has no '
+                             'auto_scale_lr.base_batch_size to scale from')
+        cfg.auto_scale_lr.enable = True
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(loader) is None:
+            continue
+        if args.no_pin_memory:
+            cfg[loader].pin_memory = False
+        if args.no_persistent_workers:
+            cfg[loader].persistent_workers = False
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     add_safety_hooks(cfg)

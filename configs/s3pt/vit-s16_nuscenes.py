@@ -7,7 +7,7 @@
 # | weight decay 0.04 -> 0.4  | optimizer.weight_decay; param_scheduler[2] (eta_min_ratio 10)  |
 # | drop path 0.1, no clip    | model.backbone.drop_path_rate; optim_wrapper has no clip_grad  |
 # | freeze last layer 1 ep.   | S3PTScheduleHook.freeze_last_layer_epochs                      |
-# | fp16, AdamW               | AmpOptimWrapper, AdamW                                         |
+# | fp16, AdamW               | tools/train.py --amp (AmpOptimWrapper), AdamW                  |
 # | momentum 0.996 -> 1       | model.base_momentum 0.004 (mmengine EMA convention), cosine    |
 # | 2 global crops [0.25, 1]  | the dataset base's multi-crop transform                        |
 # | head 3 layers 2048/256    | model.head.num_layers / hidden_channels / bottleneck_channels  |

@@ -46,7 +46,7 @@ def test_s3pt_configs_state_tab3(name, epochs, lr, min_lr, clip, freeze, warmup,
     assert cfg.train_cfg.max_epochs == epochs
     assert cfg.train_dataloader.batch_size * 8 == 256 and cfg.auto_scale_lr.base_batch_size == 256
     optim = cfg.optim_wrapper
-    assert optim.type == 'AmpOptimWrapper'  # fp16
+    assert optim.type == 'OptimWrapper'  # fp32 as written; fp16 is tools/train.py --amp
     assert optim.optimizer.type == 'AdamW' and optim.optimizer.lr == lr
     assert optim.optimizer.weight_decay == 0.04
     assert (optim.get('clip_grad') or {}).get('max_norm') == clip

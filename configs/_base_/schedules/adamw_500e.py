@@ -1,8 +1,9 @@
-# AdamW, 10 warm-up epochs then cosine to 1e-5; weight decay 0.04 -> 0.4 (cosine); fp16.
-# The learning rate is for a total batch of 256 (scaled by `auto_scale_lr`).
+# AdamW, 10 warm-up epochs then cosine to 1e-5; weight decay 0.04 -> 0.4 (cosine).
+# fp32 here so CPU runs work as written; the paper's fp16 is `tools/train.py --amp`
+# (AmpOptimWrapper, dynamic loss scale). The learning rate is for a total batch of 256
+# (`tools/train.py --auto-scale-lr` scales it to the real one).
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    loss_scale='dynamic',
+    type='OptimWrapper',
     constructor='StudentOptimWrapperConstructor',  # the EMA teacher is not optimised
     optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.04),
     # DINO: no weight decay on biases and normalisation parameters.
