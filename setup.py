@@ -171,6 +171,56 @@ def cuda_extensions():
     return [extension], {'build_ext': cpp_extension.BuildExtension}
 
 
+#: What ``mim`` reads from an installed package: ``s3pt_mm/.mim/{configs,tools,model-index.yml}``.
+MIM_FILES = ('configs', 'tools', 'model-index.yml')
+
+
+def add_mim_extension() -> None:
+    """Populate ``s3pt_mm/.mim`` the way mmpretrain / mmdet3d do, so that ``mim train s3pt_mm
+    CONFIG`` and ``mim search s3pt_mm`` work from an installed package.
+
+    A wheel or sdist build (``bdist_wheel``, ``sdist``, ``build``, ``install``) copies the
+    configs, tools and ``model-index.yml`` into the package; a development install (``develop``,
+    ``editable_wheel``) links them, so edits show without reinstalling. Other commands
+    (``egg_info``, ...) leave the folder alone.
+    """
+    import sys
+    if 'develop' in sys.argv or 'editable_wheel' in sys.argv:
+        mode = 'symlink'
+    elif any(cmd in sys.argv for cmd in ('bdist_wheel', 'sdist', 'build', 'install')):
+        mode = 'copy'
+    else:
+        return
+    mim_root = osp.join(ROOT, 's3pt_mm', '.mim')
+    os.makedirs(mim_root, exist_ok=True)
+    for name in MIM_FILES:
+        src = osp.join(ROOT, name)
+        dst = osp.join(mim_root, name)
+        if osp.islink(dst) or osp.isfile(dst):
+            os.remove(dst)
+        elif osp.isdir(dst):
+            shutil.rmtree(dst)
+        if not osp.exists(src):
+            continue
+        if mode == 'symlink':
+            os.symlink(osp.relpath(src, mim_root), dst)
+        elif osp.isdir(src):
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        else:
+            shutil.copyfile(src, dst)
+
+
+def mim_package_data() -> List[str]:
+    """The files under ``s3pt_mm/.mim`` (relative to the package), for ``package_data``."""
+    mim_root = osp.join(ROOT, 's3pt_mm', '.mim')
+    files = []
+    for dirpath, _, filenames in os.walk(mim_root, followlinks=True):
+        files += [osp.relpath(osp.join(dirpath, f), osp.join(ROOT, 's3pt_mm'))
+                  for f in filenames if not f.endswith('.pyc')]
+    return sorted(files)
+
+
+add_mim_extension()
 ext_modules, cmdclass = cuda_extensions()
 
 setup(
@@ -181,7 +231,8 @@ setup(
     long_description=open(osp.join(ROOT, 'README.md')).read() if osp.exists(osp.join(ROOT, 'README.md')) else '',
     long_description_content_type='text/markdown',
     packages=find_packages(include=['s3pt_mm', 's3pt_mm.*']),
-    package_data={'s3pt_mm.ops': ['csrc/*.cpp', 'csrc/*.h', 'csrc/**/*.cu', 'csrc/**/*.cuh']},
+    package_data={'s3pt_mm.ops': ['csrc/*.cpp', 'csrc/*.h', 'csrc/**/*.cu', 'csrc/**/*.cuh'],
+                  's3pt_mm': mim_package_data()},
     python_requires='>=3.10',
     install_requires=parse_requirements('runtime.txt'),
     extras_require={
