@@ -108,3 +108,26 @@ def test_test_seg_writes_strict_json(seg_checkpoint, tmp_path):
     assert written['mIoU'] == pytest.approx(reference['mIoU'])
     assert [k for k, v in written.items() if v is None] == \
         [k for k, v in reference.items() if isinstance(v, float) and math.isnan(v)]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+def test_dist_test_sh_with_the_pytorch_launcher(seg_checkpoint, tmp_path):
+    """tools/dist_test.sh: one torchrun process, same metrics, strict JSON. Needs CUDA: mmengine's
+    pytorch launcher calls ``torch.cuda.set_device`` whatever the backend."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    config, checkpoint, reference = seg_checkpoint
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(port), OMP_NUM_THREADS='1')
+    out = tmp_path / 'dist.json'
+    subprocess.run(['bash', str(REPO / 'tools/dist_test.sh'), str(config), str(checkpoint), '1',
+                    '--work-dir', str(tmp_path / 'work'), '--out', str(out)],
+                   check=True, env=env, cwd=tmp_path, timeout=600)
+    written = _strict(out.read_text())
+    assert written['mIoU'] == pytest.approx(reference['mIoU'])
+    assert written['aAcc'] == pytest.approx(reference['aAcc'])
