@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import s3pt_mm  # noqa: F401  (registers everything)
+import s3pt_mm.csc  # noqa: F401  (registers CSC and the mmdet3d parts it uses)
 from mmdet3d.registry import DATASETS, MODELS
 from mmdet3d.structures import Det3DDataSample, PointData
 from mmengine.dataset import pseudo_collate

@@ -16,7 +16,9 @@ __all__ = [
     'SuperpixelSource', 'build_superpixel_source'
 ]
 
-# Registered OpenMMLab modules (need mmdet3d).
+# Registered OpenMMLab modules (need mmdet3d). CSC builds s3pt_mm.det3d's FrozenBackbone and
+# CPUSafeDet3DDataPreprocessor, so importing s3pt_mm.csc registers those too.
+from .. import det3d  # noqa: E402,F401
 from .csc_data_preprocessor import CSCDataPreprocessor  # noqa: E402
 from .csc_paired_dataset import CSCPairedDataset  # noqa: E402
 from .csc_pretrainer import CSCPretrainer  # noqa: E402
