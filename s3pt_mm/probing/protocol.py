@@ -120,10 +120,13 @@ def pretrain(cfg, extra_hooks: Sequence = ()) -> Tuple[nn.Module, nn.Module, Lis
         runner.register_hook(hook, priority='LOW')
     runner.train()
     model = runner.model
-    teacher = copy.deepcopy(model.teacher.module.backbone).eval()
+    # (mmpretrain backbones' train() returns None: no chaining of eval().)
+    teacher = copy.deepcopy(model.teacher.module.backbone)
+    teacher.eval()
     init = copy.deepcopy(model.backbone)
     init.load_state_dict(initial.state)
-    return teacher, init.eval(), recorder.epoch_losses, model
+    init.eval()
+    return teacher, init, recorder.epoch_losses, model
 
 
 @dataclass
