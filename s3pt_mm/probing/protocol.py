@@ -196,6 +196,8 @@ def merge_results(paths: Sequence[Path]) -> dict:
     for path in paths:
         saved = json.loads(Path(path).read_text())
         for method, by_seed in saved['runs'].items():
+            if not by_seed:  # a method an interrupted run did not reach
+                continue
             for seed, metrics in by_seed.items():
                 seed = int(seed)
                 if method != 'random' and seed in runs.get(method, {}):
