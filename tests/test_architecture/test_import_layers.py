@@ -46,8 +46,15 @@ def module_name(path: Path) -> str:
     return '.'.join(parts)
 
 
+def source_files(folder: Path) -> List[Path]:
+    """The ``.py`` files under ``folder``, without hidden folders: ``s3pt_mm/.mim`` is the
+    packaged copy of configs/ and tools/ that setup.py (or the packaging test) creates."""
+    return [p for p in sorted(folder.rglob('*.py'))
+            if not any(part.startswith('.') for part in p.relative_to(folder).parts)]
+
+
 def package_modules() -> Dict[str, Path]:
-    return {module_name(p): p for p in sorted(PACKAGE.rglob('*.py')) if 'csrc' not in p.parts}
+    return {module_name(p): p for p in source_files(PACKAGE) if 'csrc' not in p.parts}
 
 
 def component_of(module: str) -> str:
@@ -191,7 +198,7 @@ def test_scripts_and_package_do_not_import_the_tests():
     no ``import tests...`` and no file loader called with a path that names ``tests``."""
     bad = []
     for folder in ('s3pt_mm', 'tools', 'benchmarks'):
-        for path in sorted((REPO / folder).rglob('*.py')):
+        for path in source_files(REPO / folder):
             source = path.read_text()
             tree = ast.parse(source, filename=str(path))
             for node in ast.walk(tree):
