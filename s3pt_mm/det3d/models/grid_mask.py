@@ -6,6 +6,13 @@ from mmdet3d.registry import MODELS
 from torch import Tensor, nn
 
 
+
+def _check_unit_and_width(unit: int, keep_width: int) -> None:
+    """Raise ValueError unless ``unit >= 2`` and ``1 <= keep_width <= unit - 1``."""
+    if unit < 2 or not 1 <= keep_width <= unit - 1:
+        raise ValueError(f'need unit >= 2 and 1 <= keep_width <= unit - 1, got {unit}, '
+                         f'{keep_width}')
+
 def grid_keep_mask(hw: Tuple[int, int], unit: int, keep_width: int, offset_yx: Tuple[int, int],
                    device: Optional[torch.device] = None) -> Tensor:
     """The boolean keep-mask of one GridMask draw.
@@ -29,9 +36,7 @@ def grid_keep_mask(hw: Tuple[int, int], unit: int, keep_width: int, offset_yx: T
     Raises:
         ValueError: if ``unit < 2`` or ``keep_width`` is not in [1, unit - 1].
     """
-    if unit < 2 or not 1 <= keep_width <= unit - 1:
-        raise ValueError(f'need unit >= 2 and 1 <= keep_width <= unit - 1, got {unit}, '
-                         f'{keep_width}')
+    _check_unit_and_width(unit, keep_width)
     rows = (torch.arange(hw[0], device=device) + offset_yx[0]) % unit < keep_width
     cols = (torch.arange(hw[1], device=device) + offset_yx[1]) % unit < keep_width
     return rows[:, None] | cols[None, :]
@@ -63,9 +68,7 @@ def official_grid_keep_mask(hw: Tuple[int, int], unit: int, keep_width: int,
     Raises:
         ValueError: if ``unit < 2`` or ``keep_width`` is not in [1, unit - 1].
     """
-    if unit < 2 or not 1 <= keep_width <= unit - 1:
-        raise ValueError(f'need unit >= 2 and 1 <= keep_width <= unit - 1, got {unit}, '
-                         f'{keep_width}')
+    _check_unit_and_width(unit, keep_width)
 
     def stripes(size: int, start: int) -> Tensor:
         canvas = int(1.5 * size)
