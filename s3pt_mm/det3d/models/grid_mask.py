@@ -6,12 +6,12 @@ from mmdet3d.registry import MODELS
 from torch import Tensor, nn
 
 
-
 def _check_unit_and_width(unit: int, keep_width: int) -> None:
     """Raise ValueError unless ``unit >= 2`` and ``1 <= keep_width <= unit - 1``."""
     if unit < 2 or not 1 <= keep_width <= unit - 1:
         raise ValueError(f'need unit >= 2 and 1 <= keep_width <= unit - 1, got {unit}, '
                          f'{keep_width}')
+
 
 def grid_keep_mask(hw: Tuple[int, int], unit: int, keep_width: int, offset_yx: Tuple[int, int],
                    device: Optional[torch.device] = None) -> Tensor:
